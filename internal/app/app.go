@@ -1,0 +1,262 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/peakvoice/peakvoice/docs"
+	"github.com/peakvoice/peakvoice/internal/auth"
+	"github.com/peakvoice/peakvoice/internal/db"
+	"github.com/peakvoice/peakvoice/internal/httpapi"
+	"github.com/peakvoice/peakvoice/internal/jobs"
+)
+
+// Version is set at build time with -ldflags "-X …/internal/app.Version=…".
+var Version = "dev"
+
+// App is a built, not yet running, Peak Voice server.
+type App struct {
+	cfg     Config
+	log     *slog.Logger
+	DB      *db.DB
+	Queue   *jobs.Queue
+	Auth    *auth.Service
+	HTTP    *httpapi.Server
+	Metrics *httpapi.Metrics
+
+	draining atomic.Bool
+}
+
+// NewLogger builds the process logger from the config.
+func NewLogger(c Config, w io.Writer) *slog.Logger {
+	level, _ := parseLevel(c.LogLevel)
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
+	if c.LogFormat == "json" {
+		h = slog.NewJSONHandler(w, opts)
+	}
+	return slog.New(httpapi.LogHandler(h))
+}
+
+// New opens the database, applies migrations and builds every service.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, log: log}
+	secrets, err := a.secrets()
+	if err != nil {
+		return nil, err
+	}
+	d, err := db.Open(ctx, db.Options{URL: cfg.DatabaseURL, DataDir: cfg.DataDir})
+	if err != nil {
+		return nil, err
+	}
+	a.DB = d
+	if err := Migrate(ctx, d); err != nil {
+		d.Close()
+		return nil, err
+	}
+
+	pw := auth.PasswordParams{}
+	if cfg.passwordCostLow {
+		pw = auth.PasswordParams{MemoryKiB: 1024, Time: 1, Threads: 1}
+	}
+	a.Auth, err = auth.New(auth.Config{
+		DB: d, JWTSecret: []byte(secrets.JWTSecret), AllowRegistration: cfg.AllowRegistration,
+		Password: pw, Logger: log,
+	})
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+
+	reg := jobs.NewRegistry()
+	// Domains register their workers here as they arrive.
+	a.Queue, err = jobs.New(d, reg, jobs.Config{Logger: log.With("component", "jobs")})
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+
+	a.Metrics = httpapi.NewMetrics()
+	a.Metrics.Registry.MustRegister(&queueCollector{q: a.Queue})
+	guide, err := loadGuide(docs.FS)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	a.HTTP = httpapi.New(httpapi.Config{
+		Title: "Peak Voice API", Version: Version, Logger: log,
+		Auth: a.Auth, Metrics: a.Metrics, Ready: a.ready, Guide: guide,
+	})
+	a.Auth.Routes(a.HTTP.API)
+	return a, nil
+}
+
+// Migrate brings the app's and the job queue's schemas up to date.
+func Migrate(ctx context.Context, d *db.DB) error {
+	if _, err := d.Migrate(ctx); err != nil {
+		return err
+	}
+	return jobs.Migrate(ctx, d)
+}
+
+// secrets returns the signing secrets: configured ones win, the rest come
+// from (and are generated into) the data directory.
+func (a *App) secrets() (devSecrets, error) {
+	s := devSecrets{JWTSecret: a.cfg.JWTSecret}
+	if s.JWTSecret != "" {
+		return s, nil
+	}
+	if a.cfg.DataDir == "" {
+		return s, errors.New("set --jwt-secret (PEAKVOICE_JWT_SECRET) or a --data-dir to keep a generated one in")
+	}
+	gen, err := loadDevSecrets(a.cfg.DataDir)
+	if err != nil {
+		return s, err
+	}
+	return gen, nil
+}
+
+func (a *App) ready(ctx context.Context) error {
+	if a.draining.Load() {
+		return errors.New("shutting down")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := a.DB.Ping(ctx); err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	if !a.Queue.Running() {
+		return errors.New("job queue not running")
+	}
+	return nil
+}
+
+// Run serves on the configured address until ctx is cancelled, then drains:
+// readiness turns 503, in-flight requests finish, jobs stop, the database
+// closes. onListen, if set, receives the bound address (useful with :0).
+func (a *App) Run(ctx context.Context, onListen func(addr string)) error {
+	ln, err := net.Listen("tcp", a.cfg.Addr)
+	if err != nil {
+		a.DB.Close()
+		return fmt.Errorf("listen on %s: %w", a.cfg.Addr, err)
+	}
+	return a.Serve(ctx, ln, onListen)
+}
+
+// Serve is Run on an existing listener.
+func (a *App) Serve(ctx context.Context, ln net.Listener, onListen func(addr string)) error {
+	defer a.DB.Close()
+	if err := a.Queue.Start(context.WithoutCancel(ctx)); err != nil {
+		ln.Close()
+		return err
+	}
+	srv := &http.Server{
+		Handler:           a.HTTP.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	addr := ln.Addr().String()
+	a.log.Info("peakvoice serving", "addr", "http://"+addr, "database", a.dbLabel(), "version", Version)
+	if onListen != nil {
+		onListen(addr)
+	}
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	a.draining.Store(true)
+	a.log.Info("shutting down", "timeout", a.cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer cancel()
+	httpErr := srv.Shutdown(sctx)
+	jobErr := a.Queue.Stop(sctx)
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		serveErr = nil
+	}
+	if err := errors.Join(serveErr, httpErr, jobErr); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	a.log.Info("stopped cleanly")
+	return nil
+}
+
+func (a *App) dbLabel() string {
+	if a.DB.Dialect == db.SQLite {
+		return "sqlite:" + a.DB.Path
+	}
+	return "postgres"
+}
+
+// loadGuide reads the integration guide and the other pages from the docs
+// folder.
+func loadGuide(fsys fs.FS) (httpapi.Guide, error) {
+	g := httpapi.Guide{Extra: map[string][]byte{}}
+	entries, err := fs.ReadDir(fsys, ".")
+	if err != nil {
+		return g, err
+	}
+	for _, e := range entries {
+		b, err := fs.ReadFile(fsys, e.Name())
+		if err != nil {
+			return g, err
+		}
+		switch e.Name() {
+		case "index.md":
+			g.Index = b
+		case "peak-voice-api.md":
+			g.Full = b
+		default:
+			if strings.HasSuffix(e.Name(), ".md") {
+				g.Extra[e.Name()] = b
+			}
+		}
+	}
+	if g.Index == nil || g.Full == nil {
+		return g, errors.New("docs: index.md and peak-voice-api.md must exist")
+	}
+	return g, nil
+}
+
+// queueCollector reports the job queue's depth on each scrape.
+type queueCollector struct{ q *jobs.Queue }
+
+var (
+	queueWaitingDesc = prometheus.NewDesc("peakvoice_jobs_waiting", "Jobs waiting to run (available, scheduled or retryable).", nil, nil)
+	queueRunningDesc = prometheus.NewDesc("peakvoice_jobs_running", "Jobs running now.", nil, nil)
+)
+
+func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- queueWaitingDesc
+	ch <- queueRunningDesc
+}
+
+func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	waiting, running, err := c.q.Depth(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(queueWaitingDesc, err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(queueWaitingDesc, prometheus.GaugeValue, float64(waiting))
+	ch <- prometheus.MustNewConstMetric(queueRunningDesc, prometheus.GaugeValue, float64(running))
+}

@@ -1,0 +1,112 @@
+// Package app wires Peak Voice together — configuration, database, job
+// queue, domain services and the HTTP server — and runs it until told to
+// stop. cmd/peakvoice is a thin shell around it.
+package app
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything `peakvoice serve` can be told. Each field has a flag
+// and a PEAKVOICE_* environment variable; flags win.
+type Config struct {
+	Addr              string
+	DataDir           string
+	DatabaseURL       string
+	AllowRegistration bool
+	JWTSecret         string
+	LogLevel          string
+	LogFormat         string
+	ShutdownTimeout   time.Duration
+
+	// Set by tests to make sign-in cheap; zero uses the production costs.
+	passwordCostLow bool
+}
+
+// envLookup reads the environment; tests substitute a map.
+type envLookup func(string) (string, bool)
+
+// ParseServe reads serve's flags, falling back to the environment and then
+// to the defaults.
+func ParseServe(args []string, env envLookup) (Config, error) {
+	if env == nil {
+		env = os.LookupEnv
+	}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var c Config
+	str := func(p *string, name, envName, def, usage string) {
+		if v, ok := env(envName); ok {
+			def = v
+		}
+		fs.StringVar(p, name, def, usage+" (env "+envName+")")
+	}
+	str(&c.Addr, "addr", "PEAKVOICE_ADDR", "127.0.0.1:8080", "address to listen on")
+	str(&c.DataDir, "data-dir", "PEAKVOICE_DATA_DIR", "./data", "directory for the SQLite database and development secrets")
+	str(&c.DatabaseURL, "database-url", "PEAKVOICE_DATABASE_URL", "", "postgres://… to use PostgreSQL; empty for SQLite in the data dir")
+	str(&c.JWTSecret, "jwt-secret", "PEAKVOICE_JWT_SECRET", "", "secret for signing access tokens (at least 32 bytes); generated into the data dir when empty")
+	str(&c.LogLevel, "log-level", "PEAKVOICE_LOG_LEVEL", "info", "debug, info, warn or error")
+	str(&c.LogFormat, "log-format", "PEAKVOICE_LOG_FORMAT", "text", "text or json")
+
+	allowReg := true
+	if v, ok := env("PEAKVOICE_ALLOW_REGISTRATION"); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, fmt.Errorf("PEAKVOICE_ALLOW_REGISTRATION: %w", err)
+		}
+		allowReg = b
+	}
+	fs.BoolVar(&c.AllowRegistration, "allow-registration", allowReg, "allow POST /api/v1/auth/register (env PEAKVOICE_ALLOW_REGISTRATION)")
+
+	shutdown := 20 * time.Second
+	if v, ok := env("PEAKVOICE_SHUTDOWN_TIMEOUT"); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return c, fmt.Errorf("PEAKVOICE_SHUTDOWN_TIMEOUT: %w", err)
+		}
+		shutdown = d
+	}
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", shutdown, "how long SIGTERM waits for requests and jobs to finish (env PEAKVOICE_SHUTDOWN_TIMEOUT)")
+
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	return c, c.validate()
+}
+
+func (c Config) validate() error {
+	var errs []error
+	if c.DatabaseURL == "" && c.DataDir == "" {
+		errs = append(errs, errors.New("--data-dir is required when --database-url is empty"))
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		errs = append(errs, errors.New("--database-url must start with postgres:// (or be empty for SQLite)"))
+	}
+	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
+		errs = append(errs, errors.New("--jwt-secret must be at least 32 bytes"))
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		errs = append(errs, err)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, errors.New("--log-format must be text or json"))
+	}
+	return errors.Join(errs...)
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return l, fmt.Errorf("--log-level: %q is not debug, info, warn or error", s)
+	}
+	return l, nil
+}

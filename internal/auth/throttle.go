@@ -1,0 +1,62 @@
+package auth
+
+import (
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// throttle limits sign-in attempts per email and per client address with
+// token buckets, so guessing a password is slow from one address and slow
+// against one account from many.
+type throttle struct {
+	mu      sync.Mutex
+	limit   rate.Limit
+	burst   int
+	buckets map[string]*rate.Limiter
+}
+
+// maxBuckets bounds memory: past it, buckets that have refilled (and so
+// carry no information) are dropped.
+const maxBuckets = 50_000
+
+func newThrottle(perSecond float64, burst int) *throttle {
+	return &throttle{limit: rate.Limit(perSecond), burst: burst, buckets: map[string]*rate.Limiter{}}
+}
+
+// allow spends one attempt from each key's bucket. When any is empty it
+// spends nothing and says how long to wait.
+func (t *throttle) allow(email, addr string) (time.Duration, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := time.Now()
+	if len(t.buckets) > maxBuckets {
+		for k, l := range t.buckets {
+			if l.TokensAt(now) >= float64(t.burst) {
+				delete(t.buckets, k)
+			}
+		}
+	}
+	keys := []string{"email:" + email, "addr:" + addr}
+	var wait time.Duration
+	for _, k := range keys {
+		l := t.buckets[k]
+		if l == nil {
+			l = rate.NewLimiter(t.limit, t.burst)
+			t.buckets[k] = l
+		}
+		if l.TokensAt(now) < 1 {
+			r := l.ReserveN(now, 1)
+			wait = max(wait, r.DelayFrom(now))
+			r.CancelAt(now)
+		}
+	}
+	if wait > 0 {
+		return wait, false
+	}
+	for _, k := range keys {
+		t.buckets[k].AllowN(now, 1)
+	}
+	return 0, true
+}
