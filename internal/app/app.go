@@ -20,6 +20,7 @@ import (
 	"github.com/peakvoice/peakvoice/internal/db"
 	"github.com/peakvoice/peakvoice/internal/httpapi"
 	"github.com/peakvoice/peakvoice/internal/jobs"
+	"github.com/peakvoice/peakvoice/internal/webhooks"
 )
 
 // Version is set at build time with -ldflags "-X …/internal/app.Version=…".
@@ -27,13 +28,14 @@ var Version = "dev"
 
 // App is a built, not yet running, Peak Voice server.
 type App struct {
-	cfg     Config
-	log     *slog.Logger
-	DB      *db.DB
-	Queue   *jobs.Queue
-	Auth    *auth.Service
-	HTTP    *httpapi.Server
-	Metrics *httpapi.Metrics
+	cfg      Config
+	log      *slog.Logger
+	DB       *db.DB
+	Queue    *jobs.Queue
+	Auth     *auth.Service
+	Webhooks *webhooks.Service
+	HTTP     *httpapi.Server
+	Metrics  *httpapi.Metrics
 
 	draining atomic.Bool
 }
@@ -82,12 +84,24 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 
+	dev := cfg.Mode != ModeProduction
 	reg := jobs.NewRegistry()
-	// Domains register their workers here as they arrive.
+	a.Webhooks, err = webhooks.New(webhooks.Config{
+		DB: d, Secret: []byte(secrets.WebhookSigningSecret), AllowPrivate: dev,
+		Schedule: cfg.webhookSchedule, Logger: log.With("component", "webhooks"),
+	}, reg)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
 	a.Queue, err = jobs.New(d, reg, jobs.Config{Logger: log.With("component", "jobs")})
 	if err != nil {
 		d.Close()
 		return nil, err
+	}
+	a.Webhooks.SetQueue(a.Queue)
+	if dev {
+		log.Warn("development mode: generated secrets are kept in the data directory and webhooks may reach loopback and private addresses; use --mode production in deployments")
 	}
 
 	a.Metrics = httpapi.NewMetrics()
@@ -102,6 +116,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		Auth: a.Auth, Metrics: a.Metrics, Ready: a.ready, Guide: guide,
 	})
 	a.Auth.Routes(a.HTTP.API)
+	a.Webhooks.Routes(a.HTTP.API)
 	return a, nil
 }
 
@@ -116,18 +131,24 @@ func Migrate(ctx context.Context, d *db.DB) error {
 // secrets returns the signing secrets: configured ones win, the rest come
 // from (and are generated into) the data directory.
 func (a *App) secrets() (devSecrets, error) {
-	s := devSecrets{JWTSecret: a.cfg.JWTSecret}
-	if s.JWTSecret != "" {
+	s := devSecrets{JWTSecret: a.cfg.JWTSecret, WebhookSigningSecret: a.cfg.WebhookSecret}
+	if s.JWTSecret != "" && s.WebhookSigningSecret != "" {
 		return s, nil
 	}
 	if a.cfg.DataDir == "" {
-		return s, errors.New("set --jwt-secret (PEAKVOICE_JWT_SECRET) or a --data-dir to keep a generated one in")
+		return s, errors.New("set --jwt-secret and --webhook-signing-secret, or a --data-dir to keep generated ones in")
 	}
 	gen, err := loadDevSecrets(a.cfg.DataDir)
 	if err != nil {
 		return s, err
 	}
-	return gen, nil
+	if s.JWTSecret == "" {
+		s.JWTSecret = gen.JWTSecret
+	}
+	if s.WebhookSigningSecret == "" {
+		s.WebhookSigningSecret = gen.WebhookSigningSecret
+	}
+	return s, nil
 }
 
 func (a *App) ready(ctx context.Context) error {

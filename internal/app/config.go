@@ -22,13 +22,24 @@ type Config struct {
 	DatabaseURL       string
 	AllowRegistration bool
 	JWTSecret         string
-	LogLevel          string
-	LogFormat         string
-	ShutdownTimeout   time.Duration
+	WebhookSecret     string
+	// Mode is "development" (the zero-config default: generated secrets,
+	// webhooks may reach loopback) or "production".
+	Mode            string
+	LogLevel        string
+	LogFormat       string
+	ShutdownTimeout time.Duration
 
-	// Set by tests to make sign-in cheap; zero uses the production costs.
+	// Set by tests: cheap sign-in, and a scaled-down webhook schedule.
 	passwordCostLow bool
+	webhookSchedule []time.Duration
 }
+
+// Modes.
+const (
+	ModeDevelopment = "development"
+	ModeProduction  = "production"
+)
 
 // envLookup reads the environment; tests substitute a map.
 type envLookup func(string) (string, bool)
@@ -51,6 +62,8 @@ func ParseServe(args []string, env envLookup) (Config, error) {
 	str(&c.DataDir, "data-dir", "PEAKVOICE_DATA_DIR", "./data", "directory for the SQLite database and development secrets")
 	str(&c.DatabaseURL, "database-url", "PEAKVOICE_DATABASE_URL", "", "postgres://… to use PostgreSQL; empty for SQLite in the data dir")
 	str(&c.JWTSecret, "jwt-secret", "PEAKVOICE_JWT_SECRET", "", "secret for signing access tokens (at least 32 bytes); generated into the data dir when empty")
+	str(&c.WebhookSecret, "webhook-signing-secret", "PEAKVOICE_WEBHOOK_SIGNING_SECRET", "", "secret that signs outgoing webhooks; generated into the data dir when empty in development")
+	str(&c.Mode, "mode", "PEAKVOICE_MODE", ModeDevelopment, "development or production")
 	str(&c.LogLevel, "log-level", "PEAKVOICE_LOG_LEVEL", "info", "debug, info, warn or error")
 	str(&c.LogFormat, "log-format", "PEAKVOICE_LOG_FORMAT", "text", "text or json")
 
@@ -93,6 +106,15 @@ func (c Config) validate() error {
 	}
 	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
 		errs = append(errs, errors.New("--jwt-secret must be at least 32 bytes"))
+	}
+	switch c.Mode {
+	case ModeDevelopment:
+	case ModeProduction:
+		if c.JWTSecret == "" || c.WebhookSecret == "" {
+			errs = append(errs, errors.New("production mode needs --jwt-secret and --webhook-signing-secret set explicitly"))
+		}
+	default:
+		errs = append(errs, errors.New("--mode must be development or production"))
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		errs = append(errs, err)

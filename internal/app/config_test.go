@@ -61,3 +61,19 @@ func TestParseServeRejectsBadValues(t *testing.T) {
 		t.Fatalf("bad bool env: %v", err)
 	}
 }
+
+func TestProductionModeNeedsExplicitSecrets(t *testing.T) {
+	t.Parallel()
+	none := func(string) (string, bool) { return "", false }
+	if _, err := ParseServe([]string{"--mode", "production"}, none); err == nil {
+		t.Fatal("production without secrets accepted")
+	}
+	secret := strings.Repeat("s", 32)
+	c, err := ParseServe([]string{"--mode", "production", "--jwt-secret", secret, "--webhook-signing-secret", secret}, none)
+	if err != nil || c.Mode != ModeProduction {
+		t.Fatalf("%+v %v", c, err)
+	}
+	if _, err := ParseServe([]string{"--mode", "staging"}, none); err == nil {
+		t.Fatal("unknown mode accepted")
+	}
+}

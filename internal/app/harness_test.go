@@ -31,7 +31,8 @@ func testConfig(t *testing.T, opts db.Options) Config {
 	}
 	return Config{
 		Addr: "127.0.0.1:0", DataDir: dataDir, DatabaseURL: opts.URL, AllowRegistration: true,
-		LogLevel: "error", LogFormat: "text", ShutdownTimeout: 5 * time.Second, passwordCostLow: true,
+		LogLevel: "error", LogFormat: "text", ShutdownTimeout: 5 * time.Second, Mode: ModeDevelopment,
+		passwordCostLow: true, webhookSchedule: []time.Duration{0, 100 * time.Millisecond, 300 * time.Millisecond},
 	}
 }
 
