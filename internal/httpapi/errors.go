@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/danielgtaylor/huma/v2"
 )
@@ -192,9 +193,13 @@ func isJSONSyntaxMessage(msg string) bool {
 }
 
 // installErrorModel makes huma raise every error in our envelope. huma keeps
-// its error constructors in package variables; this sets them to pure
-// functions, so doing it more than once is harmless.
-func installErrorModel() {
+// its error constructors in package variables, so they are set once per
+// process, however many servers (tests) are built.
+func installErrorModel() { errorModelOnce.Do(setErrorModel) }
+
+var errorModelOnce sync.Once
+
+func setErrorModel() {
 	huma.NewError = fromHuma
 	huma.NewErrorWithContext = func(_ huma.Context, status int, msg string, errs ...error) huma.StatusError {
 		return fromHuma(status, msg, errs...)
