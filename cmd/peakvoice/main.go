@@ -21,6 +21,8 @@ const usage = `peakvoice — AI voice agents and SMS over a telephony carrier
 Usage:
   peakvoice serve [flags]     run the API server (see 'peakvoice serve -h')
   peakvoice migrate [flags]   apply database migrations and exit (same database flags as serve)
+  peakvoice telnyx-sim [flags] run the Telnyx-compatible simulator alone (--addr, --api-key)
+  peakvoice sim ACTION        drive a simulator: call-in, text-in, calls (see 'peakvoice sim')
   peakvoice version           print the version
 `
 
@@ -67,6 +69,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintln(stdout, "migrations applied")
 		return nil
+	case "telnyx-sim":
+		return runTelnyxSim(ctx, args[1:], stdout, stderr)
+	case "sim":
+		return runSim(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, app.Version)
 		return nil

@@ -20,6 +20,9 @@ import (
 	"github.com/peakvoice/peakvoice/internal/db"
 	"github.com/peakvoice/peakvoice/internal/httpapi"
 	"github.com/peakvoice/peakvoice/internal/jobs"
+	"github.com/peakvoice/peakvoice/internal/phonenum"
+	"github.com/peakvoice/peakvoice/internal/telnyx"
+	"github.com/peakvoice/peakvoice/internal/telnyxsim"
 	"github.com/peakvoice/peakvoice/internal/webhooks"
 )
 
@@ -37,7 +40,17 @@ type App struct {
 	HTTP     *httpapi.Server
 	Metrics  *httpapi.Metrics
 
-	draining atomic.Bool
+	// Carrier is the Telnyx adapter, aimed at Telnyx or at the embedded
+	// simulator; CarrierVerifier checks the signatures of its webhooks.
+	Carrier         *telnyx.Client
+	CarrierVerifier *telnyx.Verifier
+	Sim             *telnyxsim.Server // embedded simulator, when no real carrier
+	SimInfo         SimInfo
+	// PublicURL is where the carrier reaches this server's webhooks.
+	PublicURL string
+
+	ln, simLn net.Listener
+	draining  atomic.Bool
 }
 
 // NewLogger builds the process logger from the config.
@@ -66,8 +79,25 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	a.DB = d
+	ok := false
+	defer func() {
+		if !ok {
+			a.closeAll()
+		}
+	}()
 	if err := Migrate(ctx, d); err != nil {
-		d.Close()
+		return nil, err
+	}
+	// Listen now, so the addresses — and the URLs the carrier will call —
+	// are known while the services are built.
+	if a.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	a.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	if a.PublicURL == "" {
+		a.PublicURL = "http://" + a.ln.Addr().String()
+	}
+	if err := a.setupCarrier(secrets); err != nil {
 		return nil, err
 	}
 
@@ -80,7 +110,6 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		Password: pw, Logger: log,
 	})
 	if err != nil {
-		d.Close()
 		return nil, err
 	}
 
@@ -91,12 +120,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		Schedule: cfg.webhookSchedule, Logger: log.With("component", "webhooks"),
 	}, reg)
 	if err != nil {
-		d.Close()
 		return nil, err
 	}
 	a.Queue, err = jobs.New(d, reg, jobs.Config{Logger: log.With("component", "jobs")})
 	if err != nil {
-		d.Close()
 		return nil, err
 	}
 	a.Webhooks.SetQueue(a.Queue)
@@ -108,7 +135,6 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	a.Metrics.Registry.MustRegister(&queueCollector{q: a.Queue})
 	guide, err := loadGuide(docs.FS)
 	if err != nil {
-		d.Close()
 		return nil, err
 	}
 	a.HTTP = httpapi.New(httpapi.Config{
@@ -117,7 +143,25 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	})
 	a.Auth.Routes(a.HTTP.API)
 	a.Webhooks.Routes(a.HTTP.API)
+	phonenum.Routes(a.HTTP.API)
+	ok = true
 	return a, nil
+}
+
+// closeAll releases what New opened, when New fails or Run ends.
+func (a *App) closeAll() {
+	if a.ln != nil {
+		a.ln.Close()
+	}
+	if a.simLn != nil {
+		a.simLn.Close()
+	}
+	if a.Sim != nil {
+		a.Sim.Close()
+	}
+	if a.DB != nil {
+		a.DB.Close()
+	}
 }
 
 // Migrate brings the app's and the job queue's schemas up to date.
@@ -132,11 +176,16 @@ func Migrate(ctx context.Context, d *db.DB) error {
 // from (and are generated into) the data directory.
 func (a *App) secrets() (devSecrets, error) {
 	s := devSecrets{JWTSecret: a.cfg.JWTSecret, WebhookSigningSecret: a.cfg.WebhookSecret}
-	if s.JWTSecret != "" && s.WebhookSigningSecret != "" {
+	missing := s.JWTSecret == "" || s.WebhookSigningSecret == ""
+	if !missing && a.cfg.RealCarrier() {
 		return s, nil
 	}
 	if a.cfg.DataDir == "" {
-		return s, errors.New("set --jwt-secret and --webhook-signing-secret, or a --data-dir to keep generated ones in")
+		if missing {
+			return s, errors.New("set --jwt-secret and --webhook-signing-secret, or a --data-dir to keep generated ones in")
+		}
+		s.SimSigningKey = randomSecret() // nowhere to keep it: the simulator key lasts one run
+		return s, nil
 	}
 	gen, err := loadDevSecrets(a.cfg.DataDir)
 	if err != nil {
@@ -148,6 +197,7 @@ func (a *App) secrets() (devSecrets, error) {
 	if s.WebhookSigningSecret == "" {
 		s.WebhookSigningSecret = gen.WebhookSigningSecret
 	}
+	s.SimSigningKey = gen.SimSigningKey
 	return s, nil
 }
 
@@ -166,25 +216,21 @@ func (a *App) ready(ctx context.Context) error {
 	return nil
 }
 
-// Run serves on the configured address until ctx is cancelled, then drains:
-// readiness turns 503, in-flight requests finish, jobs stop, the database
-// closes. onListen, if set, receives the bound address (useful with :0).
-func (a *App) Run(ctx context.Context, onListen func(addr string)) error {
-	ln, err := net.Listen("tcp", a.cfg.Addr)
-	if err != nil {
-		a.DB.Close()
-		return fmt.Errorf("listen on %s: %w", a.cfg.Addr, err)
-	}
-	return a.Serve(ctx, ln, onListen)
-}
+// Addr is the address the API listens on.
+func (a *App) Addr() string { return a.ln.Addr().String() }
 
-// Serve is Run on an existing listener.
-func (a *App) Serve(ctx context.Context, ln net.Listener, onListen func(addr string)) error {
-	defer a.DB.Close()
+// Run serves until ctx is cancelled, then drains: readiness turns 503,
+// in-flight requests finish, jobs stop, the simulator and the database
+// close. onListen, if set, receives the bound address (useful with :0).
+func (a *App) Run(ctx context.Context, onListen func(addr string)) error {
+	defer a.closeAll()
+	ln := a.ln
 	if err := a.Queue.Start(context.WithoutCancel(ctx)); err != nil {
-		ln.Close()
 		return err
 	}
+	simCtx, stopSim := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSim()
+	waitSim := a.serveSim(simCtx)
 	srv := &http.Server{
 		Handler:           a.HTTP.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -210,6 +256,8 @@ func (a *App) Serve(ctx context.Context, ln net.Listener, onListen func(addr str
 	defer cancel()
 	httpErr := srv.Shutdown(sctx)
 	jobErr := a.Queue.Stop(sctx)
+	stopSim()
+	waitSim()
 	if errors.Is(serveErr, http.ErrServerClosed) {
 		serveErr = nil
 	}

@@ -23,6 +23,14 @@ type Config struct {
 	AllowRegistration bool
 	JWTSecret         string
 	WebhookSecret     string
+	// Carrier: a real Telnyx account when all three of TelnyxAPIKey,
+	// TelnyxPublicKey and PublicURL are set; otherwise the embedded
+	// simulator on SimAddr.
+	TelnyxAPIKey    string
+	TelnyxPublicKey string
+	TelnyxAPIBase   string
+	PublicURL       string
+	SimAddr         string
 	// Mode is "development" (the zero-config default: generated secrets,
 	// webhooks may reach loopback) or "production".
 	Mode            string
@@ -33,7 +41,11 @@ type Config struct {
 	// Set by tests: cheap sign-in, and a scaled-down webhook schedule.
 	passwordCostLow bool
 	webhookSchedule []time.Duration
+	simStepDelay    time.Duration
 }
+
+// RealCarrier reports whether the config names a real Telnyx account.
+func (c Config) RealCarrier() bool { return c.TelnyxAPIKey != "" }
 
 // Modes.
 const (
@@ -64,6 +76,11 @@ func ParseServe(args []string, env envLookup) (Config, error) {
 	str(&c.JWTSecret, "jwt-secret", "PEAKVOICE_JWT_SECRET", "", "secret for signing access tokens (at least 32 bytes); generated into the data dir when empty")
 	str(&c.WebhookSecret, "webhook-signing-secret", "PEAKVOICE_WEBHOOK_SIGNING_SECRET", "", "secret that signs outgoing webhooks; generated into the data dir when empty in development")
 	str(&c.Mode, "mode", "PEAKVOICE_MODE", ModeDevelopment, "development or production")
+	str(&c.TelnyxAPIKey, "telnyx-api-key", "TELNYX_API_KEY", "", "Telnyx API v2 key; with --telnyx-public-key and --public-url, use the real carrier")
+	str(&c.TelnyxPublicKey, "telnyx-public-key", "TELNYX_PUBLIC_KEY", "", "Telnyx webhook public key (base64 Ed25519)")
+	str(&c.TelnyxAPIBase, "telnyx-api-base", "TELNYX_API_BASE", "https://api.telnyx.com/v2", "Telnyx-compatible API base URL (e.g. a standalone simulator)")
+	str(&c.PublicURL, "public-url", "PEAKVOICE_PUBLIC_URL", "", "base URL at which the carrier reaches this server (default: the listen address)")
+	str(&c.SimAddr, "sim-addr", "PEAKVOICE_SIM_ADDR", "127.0.0.1:0", "loopback address of the embedded carrier simulator (when no real carrier is configured)")
 	str(&c.LogLevel, "log-level", "PEAKVOICE_LOG_LEVEL", "info", "debug, info, warn or error")
 	str(&c.LogFormat, "log-format", "PEAKVOICE_LOG_FORMAT", "text", "text or json")
 
@@ -115,6 +132,21 @@ func (c Config) validate() error {
 		}
 	default:
 		errs = append(errs, errors.New("--mode must be development or production"))
+	}
+	set := 0
+	for _, v := range []string{c.TelnyxAPIKey, c.TelnyxPublicKey, c.PublicURL} {
+		if v != "" {
+			set++
+		}
+	}
+	if c.TelnyxAPIKey != "" && set < 3 {
+		errs = append(errs, errors.New("a real carrier needs --telnyx-api-key, --telnyx-public-key and --public-url together"))
+	}
+	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
+		errs = append(errs, errors.New("--public-url must start with http:// or https://"))
+	}
+	if c.Mode == ModeProduction && c.TelnyxAPIKey == "" {
+		errs = append(errs, errors.New("production mode needs a real carrier (--telnyx-api-key, --telnyx-public-key, --public-url)"))
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		errs = append(errs, err)

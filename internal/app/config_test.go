@@ -69,7 +69,8 @@ func TestProductionModeNeedsExplicitSecrets(t *testing.T) {
 		t.Fatal("production without secrets accepted")
 	}
 	secret := strings.Repeat("s", 32)
-	c, err := ParseServe([]string{"--mode", "production", "--jwt-secret", secret, "--webhook-signing-secret", secret}, none)
+	c, err := ParseServe([]string{"--mode", "production", "--jwt-secret", secret, "--webhook-signing-secret", secret,
+		"--telnyx-api-key", "KEY1", "--telnyx-public-key", "pk", "--public-url", "https://pv.example.com"}, none)
 	if err != nil || c.Mode != ModeProduction {
 		t.Fatalf("%+v %v", c, err)
 	}

@@ -17,6 +17,9 @@ import (
 type devSecrets struct {
 	JWTSecret            string `json:"jwt_secret"`
 	WebhookSigningSecret string `json:"webhook_signing_secret"`
+	// SimSigningKey is the embedded simulator's Ed25519 seed, so its
+	// public key stays the same across restarts.
+	SimSigningKey string `json:"sim_signing_key"`
 }
 
 const secretsFile = "secrets.json"
@@ -37,7 +40,7 @@ func loadDevSecrets(dataDir string) (devSecrets, error) {
 		}
 	}
 	changed := false
-	for _, f := range []*string{&s.JWTSecret, &s.WebhookSigningSecret} {
+	for _, f := range []*string{&s.JWTSecret, &s.WebhookSigningSecret, &s.SimSigningKey} {
 		if *f == "" {
 			*f = randomSecret()
 			changed = true

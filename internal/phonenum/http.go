@@ -23,8 +23,9 @@ type parseInput struct {
 
 type formatInput struct {
 	Body struct {
-		numberBody
-		Format string `json:"format" enum:"E164,NATIONAL,INTERNATIONAL,RFC3966" doc:"The output format."`
+		Number        string `json:"number" maxLength:"64" doc:"A phone number in any common form."`
+		DefaultRegion string `json:"default_region,omitempty" pattern:"^[A-Za-z]{2}$" doc:"Region assumed when the number has no +country code, e.g. US."`
+		Format        string `json:"format" enum:"E164,NATIONAL,INTERNATIONAL,RFC3966" doc:"The output format."`
 	}
 }
 
