@@ -17,9 +17,11 @@ import (
 
 	"github.com/peakvoice/peakvoice/docs"
 	"github.com/peakvoice/peakvoice/internal/auth"
+	"github.com/peakvoice/peakvoice/internal/carrier"
 	"github.com/peakvoice/peakvoice/internal/db"
 	"github.com/peakvoice/peakvoice/internal/httpapi"
 	"github.com/peakvoice/peakvoice/internal/jobs"
+	"github.com/peakvoice/peakvoice/internal/numbers"
 	"github.com/peakvoice/peakvoice/internal/phonenum"
 	"github.com/peakvoice/peakvoice/internal/telnyx"
 	"github.com/peakvoice/peakvoice/internal/telnyxsim"
@@ -37,6 +39,7 @@ type App struct {
 	Queue    *jobs.Queue
 	Auth     *auth.Service
 	Webhooks *webhooks.Service
+	Numbers  *numbers.Service
 	HTTP     *httpapi.Server
 	Metrics  *httpapi.Metrics
 
@@ -122,6 +125,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.Numbers = numbers.New(numbers.Config{
+		DB: d, Inventory: carrier.Inventory{C: a.Carrier},
+		MessagingWebhookURL: a.PublicURL + "/webhooks/telnyx/messaging",
+		Logger:              log.With("component", "numbers"),
+	})
 	a.Queue, err = jobs.New(d, reg, jobs.Config{Logger: log.With("component", "jobs")})
 	if err != nil {
 		return nil, err
@@ -144,6 +152,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	a.Auth.Routes(a.HTTP.API)
 	a.Webhooks.Routes(a.HTTP.API)
 	phonenum.Routes(a.HTTP.API)
+	a.Numbers.Routes(a.HTTP.API)
 	ok = true
 	return a, nil
 }
