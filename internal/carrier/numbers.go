@@ -58,4 +58,3 @@ func (i Inventory) AssignMessagingProfile(ctx context.Context, numberID, profile
 	_, err := i.C.UpdateNumberMessaging(ctx, numberID, telnyx.NumberMessagingUpdate{MessagingProfileID: &profileID})
 	return wrap(err)
 }
-
