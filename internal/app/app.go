@@ -21,12 +21,16 @@ import (
 	"github.com/peakvoice/peakvoice/internal/db"
 	"github.com/peakvoice/peakvoice/internal/httpapi"
 	"github.com/peakvoice/peakvoice/internal/jobs"
+	"github.com/peakvoice/peakvoice/internal/messaging"
 	"github.com/peakvoice/peakvoice/internal/numbers"
 	"github.com/peakvoice/peakvoice/internal/phonenum"
 	"github.com/peakvoice/peakvoice/internal/telnyx"
 	"github.com/peakvoice/peakvoice/internal/telnyxsim"
 	"github.com/peakvoice/peakvoice/internal/webhooks"
 )
+
+// carrierMessagingPath receives the carrier's message events.
+const carrierMessagingPath = "/webhooks/telnyx/messaging"
 
 // Version is set at build time with -ldflags "-X …/internal/app.Version=…".
 var Version = "dev"
@@ -40,6 +44,7 @@ type App struct {
 	Auth     *auth.Service
 	Webhooks *webhooks.Service
 	Numbers  *numbers.Service
+	SMS      *messaging.Service
 	HTTP     *httpapi.Server
 	Metrics  *httpapi.Metrics
 
@@ -127,9 +132,14 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	}
 	a.Numbers = numbers.New(numbers.Config{
 		DB: d, Inventory: carrier.Inventory{C: a.Carrier},
-		MessagingWebhookURL: a.PublicURL + "/webhooks/telnyx/messaging",
+		MessagingWebhookURL: a.PublicURL + carrierMessagingPath,
 		Logger:              log.With("component", "numbers"),
 	})
+	a.SMS = messaging.New(messaging.Config{
+		DB: d, Carrier: carrier.Messages{C: a.Carrier}, Numbers: a.Numbers, Webhooks: a.Webhooks,
+		CarrierWebhookURL: a.PublicURL + carrierMessagingPath,
+		Logger:            log.With("component", "sms"),
+	}, reg)
 	a.Queue, err = jobs.New(d, reg, jobs.Config{Logger: log.With("component", "jobs")})
 	if err != nil {
 		return nil, err
@@ -153,6 +163,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	a.Webhooks.Routes(a.HTTP.API)
 	phonenum.Routes(a.HTTP.API)
 	a.Numbers.Routes(a.HTTP.API)
+	a.SMS.Routes(a.HTTP.API)
+	a.HTTP.Handle("POST "+carrierMessagingPath, carrier.MessagingWebhook(a.CarrierVerifier, a.SMS, log.With("component", "carrier-webhooks")))
 	ok = true
 	return a, nil
 }

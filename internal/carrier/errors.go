@@ -16,7 +16,7 @@ type classified struct {
 
 func (c *classified) Error() string         { return c.err.Error() }
 func (c *classified) Unwrap() []error       { return []error{c.kind, c.err} }
-func (c *classified) CarrierDetail() string { return detail(c.err) }
+func (c *classified) CarrierDetail() string { return carrierDetail(c.err) }
 
 // wrap classifies a Telnyx error as not found, rejected or unavailable.
 func wrap(err error) error {
@@ -36,7 +36,7 @@ func wrap(err error) error {
 	return &classified{kind: kind, err: err}
 }
 
-func detail(err error) string {
+func carrierDetail(err error) string {
 	var te *telnyx.Error
 	if !errors.As(err, &te) {
 		return ""

@@ -206,6 +206,10 @@ func setErrorModel() {
 	}
 }
 
+// WriteError writes e as an enveloped error from a plain http.Handler
+// (carrier webhooks and other routes outside the huma API).
+func WriteError(w http.ResponseWriter, e *Error) { writeError(w, e) }
+
 // writeError writes e outside huma (unknown routes, panics, middleware).
 func writeError(w http.ResponseWriter, e *Error) {
 	for k, vs := range e.headers {

@@ -24,8 +24,9 @@ import (
 
 // Registry collects the workers that domains plug in before the queue starts.
 type Registry struct {
-	workers *river.Workers
-	kinds   []string
+	workers  *river.Workers
+	kinds    []string
+	periodic []*river.PeriodicJob
 }
 
 // NewRegistry returns an empty registry.
@@ -38,6 +39,15 @@ func Register[T river.JobArgs](r *Registry, w river.Worker[T]) {
 	river.AddWorker(r.workers, w)
 	var zero T
 	r.kinds = append(r.kinds, zero.Kind())
+}
+
+// Every schedules a job to be enqueued every interval (on one process of a
+// cluster: the queue's leader), and once at start. Its worker must be
+// registered too.
+func (r *Registry) Every(interval time.Duration, args func() river.JobArgs) {
+	r.periodic = append(r.periodic, river.NewPeriodicJob(river.PeriodicInterval(interval),
+		func() (river.JobArgs, *river.InsertOpts) { return args(), nil },
+		&river.PeriodicJobOpts{RunOnStart: true}))
 }
 
 // Kinds lists the registered job kinds in registration order.
@@ -105,6 +115,7 @@ func New(d *db.DB, reg *Registry, cfg Config) (*Queue, error) {
 	}
 	if reg != nil && len(reg.kinds) > 0 {
 		rc.Workers = reg.workers
+		rc.PeriodicJobs = reg.periodic
 		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.MaxWorkers}}
 	}
 	q := &Queue{d: d}
