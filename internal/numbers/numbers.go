@@ -379,3 +379,29 @@ func trimPtr(s *string) *string {
 	t := strings.TrimSpace(*s)
 	return &t
 }
+
+// BoundTo lists the team's numbers bound to an agent, oldest first: the
+// lines an agent's outbound calls may use.
+func (s *Service) BoundTo(ctx context.Context, teamID, agentID string) ([]Number, error) {
+	ns, _, err := listNumbers(ctx, s.db.R, teamID, Filter{VoiceAgentID: agentID}, 1000, 0)
+	if err != nil {
+		return nil, err
+	}
+	for i, j := 0, len(ns)-1; i < j; i, j = i+1, j-1 {
+		ns[i], ns[j] = ns[j], ns[i]
+	}
+	return ns, nil
+}
+
+// ByE164 returns the team's number with this E.164 form, or an error for
+// which IsNotFound holds.
+func (s *Service) ByE164(ctx context.Context, teamID, e164 string) (Number, error) {
+	n, err := numberByE164(ctx, s.db.R, e164)
+	if err == nil && n.teamID != teamID {
+		err = errNotFound
+	}
+	return n, err
+}
+
+// IsNotFound reports whether err means the team has no such number.
+func IsNotFound(err error) bool { return errors.Is(err, errNotFound) }
