@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"errors"
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -77,12 +76,7 @@ type noContent struct {
 // fail passes client errors through and hides everything else behind a
 // logged 500.
 func (s *Service) fail(ctx context.Context, err error) error {
-	var he *httpapi.Error
-	if errors.As(err, &he) {
-		return he
-	}
-	s.log.ErrorContext(ctx, "auth request failed", "err", err)
-	return httpapi.Internal()
+	return httpapi.Fail(ctx, s.log, err, nil, nil)
 }
 
 // Routes mounts the auth operations on api.

@@ -166,25 +166,10 @@ func activeKeyByLookup(ctx context.Context, q db.Querier, lookup string) (APIKey
 }
 
 func listKeys(ctx context.Context, q db.Querier, teamID string, limit, offset int) ([]APIKey, int, error) {
-	var total int
-	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM api_keys WHERE team_id = $1 AND revoked_at IS NULL`, teamID).Scan(&total); err != nil {
-		return nil, 0, err
-	}
-	rows, err := q.QueryContext(ctx, `SELECT `+keyCols+` FROM api_keys WHERE team_id = $1 AND revoked_at IS NULL
-		ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3`, teamID, limit, offset)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer rows.Close()
-	var out []APIKey
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, 0, err
-		}
-		out = append(out, k)
-	}
-	return out, total, rows.Err()
+	w := db.NewWhere("team_id = ?", teamID)
+	w.Raw("revoked_at IS NULL")
+	return db.Page(ctx, q, keyCols, "api_keys", w, "created_at DESC, id DESC", limit, offset,
+		func(r db.Scanner) (APIKey, error) { return scanKey(r) })
 }
 
 func revokeKey(ctx context.Context, q db.Querier, teamID, id string, now time.Time) (bool, error) {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/peakvoice/peakvoice/internal/db"
@@ -56,43 +54,13 @@ type ConversationFilter struct {
 }
 
 func listConversations(ctx context.Context, q db.Querier, teamID string, f ConversationFilter, limit, offset int) ([]Conversation, int, error) {
-	where := []string{"team_id = $1"}
-	args := []any{teamID}
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, strings.Replace(cond, "?", "$"+strconv.Itoa(len(args)), 1))
-	}
-	if f.PhoneNumberID != "" {
-		add("phone_number_id = ?", f.PhoneNumberID)
-	}
-	if f.RemoteNumber != "" {
-		add("remote_number = ?", f.RemoteNumber)
-	}
-	if f.OurNumber != "" {
-		add("our_number = ?", f.OurNumber)
-	}
+	w := db.NewWhere("team_id = ?", teamID)
+	w.AddIf("phone_number_id = ?", f.PhoneNumberID)
+	w.AddIf("remote_number = ?", f.RemoteNumber)
+	w.AddIf("our_number = ?", f.OurNumber)
 	if f.Since != nil {
-		add("last_message_at >= ?", f.Since.UTC())
+		w.Add("last_message_at >= ?", f.Since.UTC())
 	}
-	cond := strings.Join(where, " AND ")
-	var total int
-	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM conversations WHERE `+cond, args...).Scan(&total); err != nil {
-		return nil, 0, err
-	}
-	args = append(args, limit, offset)
-	rows, err := q.QueryContext(ctx, `SELECT `+conversationCols+` FROM conversations WHERE `+cond+
-		` ORDER BY last_message_at DESC, id DESC LIMIT $`+strconv.Itoa(len(args)-1)+` OFFSET $`+strconv.Itoa(len(args)), args...)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer rows.Close()
-	out := []Conversation{}
-	for rows.Next() {
-		c, err := scanConversation(rows)
-		if err != nil {
-			return nil, 0, err
-		}
-		out = append(out, c)
-	}
-	return out, total, rows.Err()
+	return db.Page(ctx, q, conversationCols, "conversations", w, "last_message_at DESC, id DESC", limit, offset,
+		func(r db.Scanner) (Conversation, error) { return scanConversation(r) })
 }

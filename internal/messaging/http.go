@@ -220,13 +220,6 @@ func (s *Service) list(ctx context.Context, in listMessagesInput, direction stri
 }
 
 func (s *Service) fail(ctx context.Context, err error) error {
-	var he *httpapi.Error
-	switch {
-	case errors.As(err, &he):
-		return he
-	case errors.Is(err, errNotFound):
-		return httpapi.NewError(http.StatusNotFound, httpapi.CodeNotFound, "no such message or conversation")
-	}
-	s.log.ErrorContext(ctx, "messaging request failed", "err", err)
-	return httpapi.Internal()
+	return httpapi.Fail(ctx, s.log, err, errNotFound,
+		httpapi.NewError(http.StatusNotFound, httpapi.CodeNotFound, "no such message or conversation"))
 }

@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -120,19 +118,7 @@ func messageByID(ctx context.Context, q db.Querier, teamID, id string) (Message,
 func staleInFlight(ctx context.Context, q db.Querier, cutoff time.Time) ([]Message, error) {
 	rows, err := q.QueryContext(ctx, `SELECT `+messageCols+` FROM messages WHERE dispatch = 'in_flight' AND updated_at < $1
 		ORDER BY created_at LIMIT 500`, cutoff)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Message
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return db.Collect(rows, err, func(r db.Scanner) (Message, error) { return scanMessage(r) })
 }
 
 // claimEvent records a carrier event id; it reports false when the event
@@ -199,49 +185,23 @@ type MessageFilter struct {
 }
 
 func listMessages(ctx context.Context, q db.Querier, teamID string, f MessageFilter, limit, offset int) ([]Message, int, error) {
-	where := []string{"team_id = $1"}
-	args := []any{teamID}
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, strings.Replace(cond, "?", "$"+strconv.Itoa(len(args)), 1))
-	}
-	for _, c := range []struct{ col, v string }{
-		{"direction", f.Direction}, {"status", f.Status}, {"from_number", f.FromNumber}, {"to_number", f.ToNumber},
-		{"phone_number_id", f.PhoneNumberID}, {"conversation_id", f.ConversationID},
-	} {
-		if c.v != "" {
-			add(c.col+" = ?", c.v)
-		}
-	}
+	w := db.NewWhere("team_id = ?", teamID)
+	w.AddIf("direction = ?", f.Direction)
+	w.AddIf("status = ?", f.Status)
+	w.AddIf("from_number = ?", f.FromNumber)
+	w.AddIf("to_number = ?", f.ToNumber)
+	w.AddIf("phone_number_id = ?", f.PhoneNumberID)
+	w.AddIf("conversation_id = ?", f.ConversationID)
 	if f.Since != nil {
-		add("created_at >= ?", f.Since.UTC())
+		w.Add("created_at >= ?", f.Since.UTC())
 	}
 	if f.Until != nil {
-		add("created_at < ?", f.Until.UTC())
-	}
-	cond := strings.Join(where, " AND ")
-	var total int
-	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM messages WHERE `+cond, args...).Scan(&total); err != nil {
-		return nil, 0, err
+		w.Add("created_at < ?", f.Until.UTC())
 	}
 	order := "created_at DESC, id DESC"
 	if f.Oldest {
 		order = "created_at ASC, id ASC"
 	}
-	args = append(args, limit, offset)
-	rows, err := q.QueryContext(ctx, `SELECT `+messageCols+` FROM messages WHERE `+cond+` ORDER BY `+order+
-		` LIMIT $`+strconv.Itoa(len(args)-1)+` OFFSET $`+strconv.Itoa(len(args)), args...)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer rows.Close()
-	out := []Message{}
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return nil, 0, err
-		}
-		out = append(out, m)
-	}
-	return out, total, rows.Err()
+	return db.Page(ctx, q, messageCols, "messages", w, order, limit, offset,
+		func(r db.Scanner) (Message, error) { return scanMessage(r) })
 }

@@ -250,13 +250,5 @@ func (s *Service) Routes(api huma.API) {
 }
 
 func (s *Service) fail(ctx context.Context, err error) error {
-	var he *httpapi.Error
-	switch {
-	case errors.As(err, &he):
-		return he
-	case errors.Is(err, errNotFound):
-		return notFound()
-	}
-	s.log.ErrorContext(ctx, "phone numbers request failed", "err", err)
-	return httpapi.Internal()
+	return httpapi.Fail(ctx, s.log, err, errNotFound, notFound())
 }

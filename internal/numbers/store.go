@@ -4,8 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strconv"
-	"strings"
 
 	"github.com/peakvoice/peakvoice/internal/db"
 )
@@ -71,43 +69,17 @@ type Filter struct {
 }
 
 func listNumbers(ctx context.Context, q db.Querier, teamID string, f Filter, limit, offset int) ([]Number, int, error) {
-	where := []string{"team_id = $1"}
-	args := []any{teamID}
-	if f.VoiceAgentID != "" {
-		args = append(args, f.VoiceAgentID)
-		where = append(where, "voice_agent_id = $"+strconv.Itoa(len(args)))
-	}
-	if f.Status != "" {
-		args = append(args, f.Status)
-		where = append(where, "status = $"+strconv.Itoa(len(args)))
-	}
+	w := db.NewWhere("team_id = ?", teamID)
+	w.AddIf("voice_agent_id = ?", f.VoiceAgentID)
+	w.AddIf("status = ?", f.Status)
 	switch f.Capability {
 	case "sms":
-		where = append(where, "sms_capable")
+		w.Raw("sms_capable")
 	case "voice":
-		where = append(where, "voice_capable")
+		w.Raw("voice_capable")
 	}
-	cond := strings.Join(where, " AND ")
-	var total int
-	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM phone_numbers WHERE `+cond, args...).Scan(&total); err != nil {
-		return nil, 0, err
-	}
-	args = append(args, limit, offset)
-	rows, err := q.QueryContext(ctx, `SELECT `+numberCols+` FROM phone_numbers WHERE `+cond+
-		` ORDER BY created_at DESC, id DESC LIMIT $`+strconv.Itoa(len(args)-1)+` OFFSET $`+strconv.Itoa(len(args)), args...)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer rows.Close()
-	var out []Number
-	for rows.Next() {
-		n, err := scanNumber(rows)
-		if err != nil {
-			return nil, 0, err
-		}
-		out = append(out, n)
-	}
-	return out, total, rows.Err()
+	return db.Page(ctx, q, numberCols, "phone_numbers", w, "created_at DESC, id DESC", limit, offset,
+		func(r db.Scanner) (Number, error) { return scanNumber(r) })
 }
 
 // heldNumbers maps every held E.164 number to its record, for sync and

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"time"
 
@@ -196,13 +195,5 @@ func (s *Service) Routes(api huma.API) {
 }
 
 func (s *Service) fail(ctx context.Context, err error) error {
-	var he *httpapi.Error
-	switch {
-	case errors.As(err, &he):
-		return he
-	case errors.Is(err, errNotFound):
-		return httpapi.NewError(http.StatusNotFound, httpapi.CodeNotFound, "no such webhook event")
-	}
-	s.log.ErrorContext(ctx, "webhooks request failed", "err", err)
-	return httpapi.Internal()
+	return httpapi.Fail(ctx, s.log, err, errNotFound, httpapi.NewError(http.StatusNotFound, httpapi.CodeNotFound, "no such webhook event"))
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/peakvoice/peakvoice/internal/db"
@@ -151,19 +149,7 @@ func eventByID(ctx context.Context, q db.Querier, teamID, id string) (storedEven
 func deliveriesForEvent(ctx context.Context, q db.Querier, teamID, eventID string) ([]delivery, error) {
 	rows, err := q.QueryContext(ctx, `SELECT `+deliveryCols+` FROM webhook_deliveries d
 		WHERE d.event_id = $1 AND d.team_id = $2 ORDER BY d.created_at, d.id`, eventID, teamID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []delivery
-	for rows.Next() {
-		d, err := scanDelivery(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
+	return db.Collect(rows, err, func(r db.Scanner) (delivery, error) { return scanDelivery(r) })
 }
 
 func attemptsForDelivery(ctx context.Context, q db.Querier, deliveryID string) ([]Attempt, error) {
@@ -198,39 +184,11 @@ type DeliveryFilter struct {
 }
 
 func listDeliveries(ctx context.Context, q db.Querier, teamID string, f DeliveryFilter, limit, offset int) ([]delivery, int, error) {
-	where := []string{"d.team_id = $1"}
-	args := []any{teamID}
-	add := func(col, v string) {
-		if v != "" {
-			args = append(args, v)
-			where = append(where, col+" = $"+itoa(len(args)))
-		}
-	}
-	add("d.event_id", f.EventID)
-	add("d.event_type", f.EventType)
-	add("d.status", f.Status)
-	add("d.url", f.URL)
-	cond := strings.Join(where, " AND ")
-	var total int
-	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM webhook_deliveries d WHERE `+cond, args...).Scan(&total); err != nil {
-		return nil, 0, err
-	}
-	args = append(args, limit, offset)
-	rows, err := q.QueryContext(ctx, `SELECT `+deliveryCols+` FROM webhook_deliveries d WHERE `+cond+
-		` ORDER BY d.created_at DESC, d.id DESC LIMIT $`+itoa(len(args)-1)+` OFFSET $`+itoa(len(args)), args...)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer rows.Close()
-	var out []delivery
-	for rows.Next() {
-		d, err := scanDelivery(rows)
-		if err != nil {
-			return nil, 0, err
-		}
-		out = append(out, d)
-	}
-	return out, total, rows.Err()
+	w := db.NewWhere("d.team_id = ?", teamID)
+	w.AddIf("d.event_id = ?", f.EventID)
+	w.AddIf("d.event_type = ?", f.EventType)
+	w.AddIf("d.status = ?", f.Status)
+	w.AddIf("d.url = ?", f.URL)
+	return db.Page(ctx, q, deliveryCols, "webhook_deliveries d", w, "d.created_at DESC, d.id DESC", limit, offset,
+		func(r db.Scanner) (delivery, error) { return scanDelivery(r) })
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
