@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/peakvoice/peakvoice/docs"
+	"github.com/peakvoice/peakvoice/internal/agents"
 	"github.com/peakvoice/peakvoice/internal/auth"
 	"github.com/peakvoice/peakvoice/internal/carrier"
 	"github.com/peakvoice/peakvoice/internal/db"
@@ -45,6 +46,7 @@ type App struct {
 	Webhooks *webhooks.Service
 	Numbers  *numbers.Service
 	SMS      *messaging.Service
+	Agents   *agents.Service
 	HTTP     *httpapi.Server
 	Metrics  *httpapi.Metrics
 
@@ -140,11 +142,23 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		CarrierWebhookURL: a.PublicURL + carrierMessagingPath,
 		Logger:            log.With("component", "sms"),
 	}, reg)
+	a.Agents, err = agents.New(agents.Config{
+		DB: d, Runtime: carrier.NewAssistantRuntime(a.Carrier), PublicURL: a.PublicURL, AllowPrivate: dev,
+		// Deleting an agent unbinds it from the team's numbers in the same
+		// transaction, so no number points at a deleted agent.
+		DeleteGuard: numbers.UnbindAgent,
+		Logger:      log.With("component", "agents"),
+	}, reg)
+	if err != nil {
+		return nil, err
+	}
+	a.Numbers.SetAgents(agentBinding{a.Agents})
 	a.Queue, err = jobs.New(d, reg, jobs.Config{Logger: log.With("component", "jobs")})
 	if err != nil {
 		return nil, err
 	}
 	a.Webhooks.SetQueue(a.Queue)
+	a.Agents.SetQueue(a.Queue)
 	if dev {
 		log.Warn("development mode: generated secrets are kept in the data directory and webhooks may reach loopback and private addresses; use --mode production in deployments")
 	}
@@ -164,6 +178,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	phonenum.Routes(a.HTTP.API)
 	a.Numbers.Routes(a.HTTP.API)
 	a.SMS.Routes(a.HTTP.API)
+	a.Agents.Routes(a.HTTP.API)
 	a.HTTP.Handle("POST "+carrierMessagingPath, carrier.MessagingWebhook(a.CarrierVerifier, a.SMS, log.With("component", "carrier-webhooks")))
 	ok = true
 	return a, nil

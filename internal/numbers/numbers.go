@@ -405,3 +405,11 @@ func (s *Service) ByE164(ctx context.Context, teamID, e164 string) (Number, erro
 
 // IsNotFound reports whether err means the team has no such number.
 func IsNotFound(err error) bool { return errors.Is(err, errNotFound) }
+
+// UnbindAgent clears an agent from every number of the team, inside the
+// caller's transaction (used when the agent is deleted).
+func UnbindAgent(ctx context.Context, tx *sql.Tx, teamID, agentID string) error {
+	_, err := tx.ExecContext(ctx, `UPDATE phone_numbers SET voice_agent_id = NULL, updated_at = $1
+		WHERE team_id = $2 AND voice_agent_id = $3`, db.Now(), teamID, agentID)
+	return err
+}
