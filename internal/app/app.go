@@ -21,6 +21,7 @@ import (
 	"github.com/peakvoice/peakvoice/internal/carrier"
 	"github.com/peakvoice/peakvoice/internal/db"
 	"github.com/peakvoice/peakvoice/internal/httpapi"
+	"github.com/peakvoice/peakvoice/internal/inbound"
 	"github.com/peakvoice/peakvoice/internal/jobs"
 	"github.com/peakvoice/peakvoice/internal/messaging"
 	"github.com/peakvoice/peakvoice/internal/numbers"
@@ -47,6 +48,7 @@ type App struct {
 	Numbers  *numbers.Service
 	SMS      *messaging.Service
 	Agents   *agents.Service
+	Inbound  *inbound.Service
 	HTTP     *httpapi.Server
 	Metrics  *httpapi.Metrics
 
@@ -153,6 +155,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	a.Numbers.SetAgents(agentBinding{a.Agents})
+	a.Inbound = inbound.New(inbound.Config{
+		DB: d, Numbers: a.Numbers, Agents: agentBinding{a.Agents}, Webhooks: a.Webhooks,
+		SweepEvery: cfg.inboundSweep, Logger: log.With("component", "inbound"),
+	}, reg)
 	a.Queue, err = jobs.New(d, reg, jobs.Config{Logger: log.With("component", "jobs")})
 	if err != nil {
 		return nil, err
@@ -179,6 +185,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	a.Numbers.Routes(a.HTTP.API)
 	a.SMS.Routes(a.HTTP.API)
 	a.Agents.Routes(a.HTTP.API)
+	a.Inbound.Routes(a.HTTP.API)
 	a.HTTP.Handle("POST "+carrierMessagingPath, carrier.MessagingWebhook(a.CarrierVerifier, a.SMS, log.With("component", "carrier-webhooks")))
 	ok = true
 	return a, nil

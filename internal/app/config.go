@@ -42,6 +42,7 @@ type Config struct {
 	passwordCostLow bool
 	webhookSchedule []time.Duration
 	simStepDelay    time.Duration
+	inboundSweep    time.Duration
 }
 
 // RealCarrier reports whether the config names a real Telnyx account.

@@ -193,3 +193,18 @@ func (i Info) Format(format string) (string, bool) {
 	}
 	return "", false
 }
+
+// Normalize is E164 for numbers that only need a stable form to compare,
+// such as callers to recognise: it accepts any number whose length is
+// possible for its country, even if no carrier could assign it (test
+// numbers like +1 800 123 4567 included).
+func Normalize(input string) (string, error) {
+	info, err := Parse(input, "")
+	if err != nil {
+		return "", err
+	}
+	if !info.Valid && !info.Possible {
+		return "", fail(info.Reason)
+	}
+	return info.E164, nil
+}

@@ -85,3 +85,18 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestNormalizeAcceptsPossibleNumbers(t *testing.T) {
+	t.Parallel()
+	if got, err := Normalize("+1 800 123 4567"); err != nil || got != "+18001234567" {
+		t.Fatalf("%q %v", got, err)
+	}
+	if _, err := E164("+1 800 123 4567"); err == nil {
+		t.Fatal("E164 should still refuse an unassignable number")
+	}
+	for _, bad := range []string{"+1 2", "hello", "4155550123"} {
+		if _, err := Normalize(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
