@@ -157,7 +157,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	a.Numbers.SetAgents(agentBinding{a.Agents})
 	a.Inbound = inbound.New(inbound.Config{
 		DB: d, Numbers: a.Numbers, Agents: agentBinding{a.Agents}, Webhooks: a.Webhooks,
-		SweepEvery: cfg.inboundSweep, Logger: log.With("component", "inbound"),
+		SweepEvery: cfg.inboundSweep, PoolDrain: cfg.PoolDrain, PoolCooldown: cfg.PoolCooldown,
+		Logger: log.With("component", "inbound"),
 	}, reg)
 	a.Queue, err = jobs.New(d, reg, jobs.Config{Logger: log.With("component", "jobs")})
 	if err != nil {

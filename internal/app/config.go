@@ -31,6 +31,9 @@ type Config struct {
 	TelnyxAPIBase   string
 	PublicURL       string
 	SimAddr         string
+	// PoolDrain and PoolCooldown time how a pooled number returns after
+	// its inbound session ends.
+	PoolDrain, PoolCooldown time.Duration
 	// Mode is "development" (the zero-config default: generated secrets,
 	// webhooks may reach loopback) or "production".
 	Mode            string
@@ -105,6 +108,23 @@ func ParseServe(args []string, env envLookup) (Config, error) {
 	}
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", shutdown, "how long SIGTERM waits for requests and jobs to finish (env PEAKVOICE_SHUTDOWN_TIMEOUT)")
 
+	durFlag := func(p *time.Duration, name, envName string, def time.Duration, usage string) error {
+		if v, ok := env(envName); ok {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("%s: %w", envName, err)
+			}
+			def = d
+		}
+		fs.DurationVar(p, name, def, usage+" (env "+envName+")")
+		return nil
+	}
+	if err := durFlag(&c.PoolDrain, "pool-drain", "PEAKVOICE_POOL_DRAIN", time.Hour, "how long a pooled number keeps routing late callers to its ended session"); err != nil {
+		return c, err
+	}
+	if err := durFlag(&c.PoolCooldown, "pool-cooldown", "PEAKVOICE_POOL_COOLDOWN", 24*time.Hour, "how long a pooled number rests before its next lease"); err != nil {
+		return c, err
+	}
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

@@ -33,6 +33,7 @@ func testConfig(t *testing.T, opts db.Options) Config {
 		Addr: "127.0.0.1:0", DataDir: dataDir, DatabaseURL: opts.URL, AllowRegistration: true,
 		LogLevel: "error", LogFormat: "text", ShutdownTimeout: 5 * time.Second, Mode: ModeDevelopment,
 		SimAddr: "127.0.0.1:0", TelnyxAPIBase: "https://api.telnyx.com/v2", simStepDelay: 5 * time.Millisecond, inboundSweep: 250 * time.Millisecond,
+		PoolDrain: time.Second, PoolCooldown: time.Second,
 		passwordCostLow: true, webhookSchedule: []time.Duration{0, 100 * time.Millisecond, 300 * time.Millisecond},
 	}
 }

@@ -141,3 +141,57 @@ func TestInboundSessionsExpireOnTime(t *testing.T) {
 		t.Fatalf("extended %v", got["status"])
 	}
 }
+
+// TestNumberPool leases pooled numbers to sessions and follows an entry
+// through draining and cooldown back to available, driven by the durable
+// sweeper (durations shortened by the test config).
+func TestNumberPool(t *testing.T) {
+	t.Parallel()
+	eachServer(t, func(t *testing.T, s *testServer) {
+		ada := s.register(t, "ada@example.com")
+		h := bearer(ada.access)
+		agentID := s.do("POST", "/api/v1/agents", map[string]any{"name": "Desk"}, h...).expect(t, 201).data(t)["id"].(string)
+		pnID, _ := s.claimNumber(t, ada)
+		s.do("POST", "/api/v1/number-pool", map[string]any{"phone_number_id": pnID}, h...).expect(t, 201)
+		if c := s.do("POST", "/api/v1/number-pool", map[string]any{"phone_number_id": pnID}, h...).expect(t, 409).errCode(t); c != "phone_number_already_pooled" {
+			t.Fatalf("%q", c)
+		}
+		sess := s.do("POST", "/api/v1/inbound-sessions", map[string]any{"use_number_pool": true, "agent_id": agentID}, h...).expect(t, 201).data(t)
+		if sess["phone_number_id"] != pnID {
+			t.Fatalf("leased %v", sess["phone_number_id"])
+		}
+		if c := s.do("POST", "/api/v1/inbound-sessions", map[string]any{"use_number_pool": true, "agent_id": agentID}, h...).expect(t, 409).errCode(t); c != "number_pool_exhausted" {
+			t.Fatalf("%q", c)
+		}
+		if c := s.do("POST", "/api/v1/inbound-sessions", map[string]any{"phone_number_id": pnID, "agent_id": agentID}, h...).expect(t, 409).errCode(t); c != "pool_number_unavailable" {
+			t.Fatalf("%q", c)
+		}
+		if c := s.do("DELETE", "/api/v1/number-pool/"+pnID, nil, h...).expect(t, 409).errCode(t); c != "pool_number_in_use" {
+			t.Fatalf("%q", c)
+		}
+		entry := func() map[string]any {
+			return s.do("GET", "/api/v1/number-pool", nil, h...).expect(t, 200).Body["data"].([]any)[0].(map[string]any)
+		}
+		if e := entry(); e["status"] != "leased" || e["inbound_session_id"] != sess["id"] {
+			t.Fatalf("entry %v", e)
+		}
+		s.do("PATCH", "/api/v1/inbound-sessions/"+sess["id"].(string), map[string]any{"status": "released"}, h...).expect(t, 200)
+		seen := map[string]bool{}
+		for deadline := time.Now().Add(30 * time.Second); !seen["available"] || !seen["cooldown"]; time.Sleep(50 * time.Millisecond) {
+			seen[entry()["status"].(string)] = true
+			if time.Now().After(deadline) {
+				t.Fatalf("pool entry went through %v", seen)
+			}
+		}
+		if !seen["draining"] && !seen["cooldown"] {
+			t.Fatalf("entry skipped draining/cooldown: %v", seen)
+		}
+		again := s.do("POST", "/api/v1/inbound-sessions", map[string]any{"use_number_pool": true, "agent_id": agentID}, h...).expect(t, 201).data(t)
+		if again["phone_number_id"] != pnID {
+			t.Fatal("number not leased again after cooldown")
+		}
+		if e := entry(); e["leases"].(float64) != 2 {
+			t.Fatalf("leases %v", e)
+		}
+	})
+}

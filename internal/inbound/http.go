@@ -12,7 +12,8 @@ import (
 
 type createSessionInput struct {
 	Body struct {
-		PhoneNumberID         string         `json:"phone_number_id" minLength:"1" doc:"A phone number your team holds."`
+		PhoneNumberID         string         `json:"phone_number_id,omitempty" doc:"A phone number your team holds. A pooled number is leased to the session (409 pool_number_unavailable if it is not available)."`
+		UseNumberPool         bool           `json:"use_number_pool,omitempty" doc:"Lease any available number from your pool instead of naming one (409 number_pool_exhausted when none is)."`
 		AgentID               string         `json:"agent_id" minLength:"1" doc:"The agent that answers calls on this session."`
 		ExpiresAt             *time.Time     `json:"expires_at,omitempty" doc:"Defaults to now + callback_window_seconds."`
 		CallbackWindowSeconds *int           `json:"callback_window_seconds,omitempty" minimum:"60" maximum:"2592000" doc:"Default 3600."`
@@ -147,7 +148,7 @@ func (s *Service) Routes(api huma.API) {
 		"Ties one of your numbers and an agent to a callback window. Errors: 404 `phone_number_not_found`, 404 `agent_not_found`, 422 `invalid_phone_number`, `invalid_expires_at`, `invalid_webhook_url`.",
 		http.StatusCreated, 404, 422), func(ctx context.Context, in *createSessionInput) (*httpapi.Created[Session], error) {
 		b := in.Body
-		sess, err := s.CreateSession(ctx, httpapi.MustPrincipal(ctx).TeamID, SessionInput{PhoneNumberID: b.PhoneNumberID,
+		sess, err := s.CreateSession(ctx, httpapi.MustPrincipal(ctx).TeamID, SessionInput{PhoneNumberID: b.PhoneNumberID, UseNumberPool: b.UseNumberPool,
 			AgentID: b.AgentID, ExpiresAt: b.ExpiresAt, CallbackWindowSeconds: b.CallbackWindowSeconds,
 			AllowedCallerNumber: b.AllowedCallerNumber, ContextVariables: b.ContextVariables, WebhookURL: b.WebhookURL,
 			ExternalSessionID: b.ExternalSessionID})
@@ -216,6 +217,7 @@ func (s *Service) Routes(api huma.API) {
 			return &emptyOutput{Status: http.StatusNoContent}, nil
 		})
 
+	s.PoolRoutes(api)
 	huma.Register(api, op("add-expected-caller", http.MethodPost, base+"/{id}/expected-callers", "Add an expected caller", "`phone_number` is required (E.164).", http.StatusCreated, 404, 409, 422),
 		func(ctx context.Context, in *addCallerInput) (*httpapi.Created[ExpectedCaller], error) {
 			if !in.Body.PhoneNumber.Set || in.Body.PhoneNumber.Null {
@@ -239,6 +241,56 @@ func (s *Service) Routes(api huma.API) {
 		func(ctx context.Context, in *callerIDInput) (*emptyOutput, error) {
 			if err := s.DeleteCaller(ctx, httpapi.MustPrincipal(ctx).TeamID, in.ID, in.CallerID); err != nil {
 				return nil, s.fail(ctx, err, "expected caller")
+			}
+			return &emptyOutput{Status: http.StatusNoContent}, nil
+		})
+}
+
+type poolListInput struct {
+	httpapi.PageParams
+	Status string `query:"status" enum:"available,leased,draining,cooldown"`
+}
+
+type poolAddInput struct {
+	Body struct {
+		PhoneNumberID string `json:"phone_number_id" minLength:"1"`
+	}
+}
+
+type poolIDInput struct {
+	PhoneNumberID string `path:"phone_number_id"`
+}
+
+// PoolRoutes mounts the number-pool operations.
+func (s *Service) PoolRoutes(api huma.API) {
+	tags := []string{"Number pool"}
+	op := func(id, method, path, summary, desc string, status int, errs ...int) huma.Operation {
+		return huma.Operation{OperationID: id, Method: method, Path: path, Tags: tags, Summary: summary, Description: desc,
+			Security: httpapi.Authed, DefaultStatus: status, Errors: append([]int{401}, errs...)}
+	}
+	huma.Register(api, op("list-number-pool", http.MethodGet, "/api/v1/number-pool", "List the number pool",
+		"Each pooled number with its state: available, leased (to inbound_session_id), draining (its session ended; late callers still reach that session's agent until state_until), cooldown (not leased again until state_until).",
+		0), func(ctx context.Context, in *poolListInput) (*httpapi.List[PoolEntry], error) {
+		list, total, err := s.ListPool(ctx, httpapi.MustPrincipal(ctx).TeamID, in.Status, in.PageParams)
+		if err != nil {
+			return nil, s.fail(ctx, err, "pool entry")
+		}
+		return httpapi.NewList(list, in.PageParams, total), nil
+	})
+	huma.Register(api, op("add-to-number-pool", http.MethodPost, "/api/v1/number-pool", "Put a number in the pool",
+		"Errors: 404 `phone_number_not_found`, 409 `phone_number_already_pooled`.", http.StatusCreated, 404, 409),
+		func(ctx context.Context, in *poolAddInput) (*httpapi.Created[PoolEntry], error) {
+			e, err := s.AddToPool(ctx, httpapi.MustPrincipal(ctx).TeamID, in.Body.PhoneNumberID)
+			if err != nil {
+				return nil, s.fail(ctx, err, "pool entry")
+			}
+			return httpapi.NewCreated(e), nil
+		})
+	huma.Register(api, op("remove-from-number-pool", http.MethodDelete, "/api/v1/number-pool/{phone_number_id}", "Take a number out of the pool",
+		"Only an available number can leave the pool (409 `pool_number_in_use` otherwise).", http.StatusNoContent, 404, 409),
+		func(ctx context.Context, in *poolIDInput) (*emptyOutput, error) {
+			if err := s.RemoveFromPool(ctx, httpapi.MustPrincipal(ctx).TeamID, in.PhoneNumberID); err != nil {
+				return nil, s.fail(ctx, err, "pool entry")
 			}
 			return &emptyOutput{Status: http.StatusNoContent}, nil
 		})

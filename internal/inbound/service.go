@@ -29,9 +29,13 @@ type Config struct {
 	Numbers  *numbers.Service
 	Agents   numbers.AgentResolver // checks agent ids belong to the team
 	Webhooks *webhooks.Service
-	// SweepEvery is how often expired sessions are written down (default 10 s).
+	// SweepEvery is how often expired sessions are written down and pool
+	// entries advance (default 10 s).
 	SweepEvery time.Duration
-	Logger     *slog.Logger
+	// PoolDrain and PoolCooldown time a pooled number's return after its
+	// session ends (defaults 1 h and 24 h).
+	PoolDrain, PoolCooldown time.Duration
+	Logger                  *slog.Logger
 }
 
 // Service is the inbound domain.
@@ -45,6 +49,12 @@ type Service struct {
 func New(cfg Config, reg *jobs.Registry) *Service {
 	if cfg.SweepEvery <= 0 {
 		cfg.SweepEvery = 10 * time.Second
+	}
+	if cfg.PoolDrain <= 0 {
+		cfg.PoolDrain = DefaultPoolDrain
+	}
+	if cfg.PoolCooldown <= 0 {
+		cfg.PoolCooldown = DefaultPoolCooldown
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -77,7 +87,9 @@ const (
 
 // SessionInput is a create request.
 type SessionInput struct {
-	PhoneNumberID         string
+	PhoneNumberID string
+	// UseNumberPool leases any available pooled number instead of naming one.
+	UseNumberPool         bool
 	AgentID               string
 	ExpiresAt             *time.Time
 	CallbackWindowSeconds *int
@@ -90,11 +102,17 @@ type SessionInput struct {
 // CreateSession opens a session on one of the team's numbers for one of its
 // agents. expires_at defaults to now + callback_window_seconds (3600).
 func (s *Service) CreateSession(ctx context.Context, teamID string, in SessionInput) (Session, error) {
-	if _, err := s.cfg.Numbers.Get(ctx, teamID, in.PhoneNumberID); err != nil {
-		if numbers.IsNotFound(err) {
-			return Session{}, httpapi.NewError(http.StatusNotFound, CodePhoneNumberNotFound, "phone_number_id is not a number of your team")
+	if (in.PhoneNumberID == "") == !in.UseNumberPool {
+		return Session{}, httpapi.NewError(http.StatusUnprocessableEntity, "invalid_session_number",
+			"give phone_number_id, or use_number_pool: true to lease a pooled number")
+	}
+	if !in.UseNumberPool {
+		if _, err := s.cfg.Numbers.Get(ctx, teamID, in.PhoneNumberID); err != nil {
+			if numbers.IsNotFound(err) {
+				return Session{}, httpapi.NewError(http.StatusNotFound, CodePhoneNumberNotFound, "phone_number_id is not a number of your team")
+			}
+			return Session{}, err
 		}
-		return Session{}, err
 	}
 	if err := s.checkAgent(ctx, teamID, "agent_id", in.AgentID); err != nil {
 		return Session{}, err
@@ -130,7 +148,17 @@ func (s *Service) CreateSession(ctx context.Context, teamID string, in SessionIn
 		}
 		sess.WebhookURL = in.WebhookURL
 	}
-	if err := insertSession(ctx, s.db.W, sess); err != nil {
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		leased, err := lease(ctx, tx, teamID, in.PhoneNumberID, sess.ID, in.UseNumberPool, at)
+		if err != nil {
+			return err
+		}
+		if leased != "" {
+			sess.PhoneNumberID = leased
+		}
+		return insertSession(ctx, tx, sess)
+	})
+	if err != nil {
 		return Session{}, err
 	}
 	return sess, nil
@@ -232,6 +260,11 @@ func (s *Service) PatchSession(ctx context.Context, teamID, id string, p Session
 		if err := updateSession(ctx, tx, sess); err != nil {
 			return err
 		}
+		if released {
+			if err := s.endLease(ctx, tx, sess.ID, at); err != nil {
+				return err
+			}
+		}
 		if released && sess.WebhookURL != nil {
 			_, err = s.cfg.Webhooks.Emit(ctx, tx, webhooks.NewEvent{TeamID: teamID, Type: "session.released", URL: *sess.WebhookURL,
 				Data: map[string]any{"inbound_session_id": sess.ID, "status": sess.Status, "external_session_id": sess.ExternalSessionID}})
@@ -252,7 +285,10 @@ func (s *Service) DeleteSession(ctx context.Context, teamID, id string) error {
 			return err
 		}
 		sess.Status, sess.UpdatedAt = StatusDeleted, db.Now()
-		return updateSession(ctx, tx, sess)
+		if err := updateSession(ctx, tx, sess); err != nil {
+			return err
+		}
+		return s.endLease(ctx, tx, sess.ID, sess.UpdatedAt)
 	})
 }
 
@@ -290,8 +326,9 @@ func trimmed(p *string) *string {
 	return &t
 }
 
-// expireArgs runs the expiry sweeper, so sessions expire on time without
-// any request.
+// expireArgs runs the sweeper: sessions expire on time without any
+// request, and pooled numbers move through draining and cooldown. It is a
+// durable periodic job, so the transitions happen across restarts.
 type expireArgs struct{}
 
 func (expireArgs) Kind() string { return "inbound_expire_sessions" }
@@ -302,9 +339,13 @@ type expireWorker struct {
 }
 
 func (w *expireWorker) Work(ctx context.Context, _ *river.Job[expireArgs]) error {
-	n, err := expireDue(ctx, w.s.db.W, db.Now())
+	at := db.Now()
+	n, err := expireDue(ctx, w.s.db.W, at)
+	if err != nil {
+		return err
+	}
 	if n > 0 {
 		w.s.log.Info("inbound sessions expired", "count", n)
 	}
-	return err
+	return w.s.advancePool(ctx, at)
 }
