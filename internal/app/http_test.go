@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -231,4 +233,55 @@ func TestRestartKeepsSecretsAndData(t *testing.T) {
 	second := startServer(t, cfg)
 	second.do("GET", "/api/v1/auth/me", nil, bearer(acc.access)...).expect(t, 200)
 	second.do("POST", "/api/v1/auth/login", map[string]string{"email": acc.email, "password": acc.password}).expect(t, 200)
+}
+
+// TestLogLinesCarryTheRequestID: every line logged while serving a request
+// names its request id.
+func TestLogLinesCarryTheRequestID(t *testing.T) {
+	t.Parallel()
+	var buf syncBuffer
+	cfg := testConfig(t, dbOptionsSQLite(t))
+	cfg.LogLevel, cfg.LogFormat = "info", "json"
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := New(ctx, cfg, NewLogger(cfg, &buf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	addrc := make(chan string, 1)
+	go func() { done <- a.Run(ctx, func(addr string) { addrc <- addr }) }()
+	s := &testServer{t: t, base: "http://" + <-addrc}
+	s.do("GET", "/api/v1/auth/me", nil, "X-Request-Id", "trace-me-123").expect(t, 401)
+	cancel()
+	<-done
+	found := false
+	for _, line := range strings.Split(buf.String(), "\n") {
+		if strings.Contains(line, `"path":"/api/v1/auth/me"`) {
+			found = true
+			if !strings.Contains(line, `"request_id":"trace-me-123"`) {
+				t.Fatalf("request log line without its id: %s", line)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no request log line in:\n%s", buf.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

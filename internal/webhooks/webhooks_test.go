@@ -332,3 +332,44 @@ func TestCommittedEventSurvivesRestart(t *testing.T) {
 		})
 	}
 }
+
+// TestSlowReceiverTimesOut: an attempt that outlasts the timeout counts as
+// failed, and is recorded as a timeout.
+func TestSlowReceiverTimesOut(t *testing.T) {
+	t.Parallel()
+	d := dbtest.Open(t, db.Options{DataDir: t.TempDir()})
+	reg := jobs.NewRegistry()
+	s, err := New(Config{DB: d, Secret: testSecret, AllowPrivate: true, Schedule: []time.Duration{0}, Timeout: 200 * time.Millisecond}, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := jobs.New(d, reg, jobs.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetQueue(q)
+	if err := q.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = q.Stop(ctx)
+	})
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer slow.Close()
+	defer close(release)
+	team := seedTeam(t, d)
+	ev := emit(t, s, team, slow.URL)
+	detail := waitStatus(t, s, team, ev.ID, StatusFailed)
+	a := detail.Deliveries[0].Attempts[0]
+	if a.Succeeded || a.StatusCode != nil || a.Error != "timed out" {
+		t.Fatalf("attempt %+v", a)
+	}
+}
