@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/peakvoice/peakvoice/internal/agents"
+	"github.com/peakvoice/peakvoice/internal/calls"
 	"github.com/peakvoice/peakvoice/internal/numbers"
 )
 
@@ -21,4 +22,42 @@ func (b agentBinding) ResolveAgent(ctx context.Context, teamID, agentID string) 
 		return numbers.AgentInfo{}, err
 	}
 	return numbers.AgentInfo{Provider: info.Provider}, nil
+}
+
+// agentCalls gives the calls domain what it needs of agents.
+type agentCalls struct{ a *agents.Service }
+
+func (b agentCalls) CallAgent(ctx context.Context, teamID, agentID string) (calls.CallAgent, error) {
+	ag, err := b.a.Get(ctx, teamID, agentID)
+	if errors.Is(err, agents.ErrNotFound) {
+		return calls.CallAgent{}, calls.ErrAgentNotFound
+	}
+	if err != nil {
+		return calls.CallAgent{}, err
+	}
+	objs := make([]calls.Objective, 0, len(ag.Objectives))
+	for _, o := range ag.Objectives {
+		objs = append(objs, calls.Objective{Name: o.Name, Description: o.Description})
+	}
+	providerID := ""
+	if ag.ProviderAgentID != nil {
+		providerID = *ag.ProviderAgentID
+	}
+	return calls.CallAgent{ID: ag.ID, Provider: ag.DefaultVoiceProvider, ProviderAgentID: providerID,
+		SyncStatus: ag.ProviderSyncStatus, Channels: ag.Channels, Objectives: objs}, nil
+}
+
+func (b agentCalls) NormalizeBrief(ctx context.Context, teamID, agentID, text string, vars map[string]string) (map[string]string, error) {
+	in := agents.BriefInput{Variables: vars}
+	if text != "" {
+		in.Text = &text
+	}
+	nb, err := b.a.NormalizeBrief(ctx, teamID, agentID, in, true)
+	if errors.Is(err, agents.ErrNotFound) {
+		return nil, calls.ErrAgentNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return nb.DynamicVariablesPreview, nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/peakvoice/peakvoice/docs"
 	"github.com/peakvoice/peakvoice/internal/agents"
 	"github.com/peakvoice/peakvoice/internal/auth"
+	"github.com/peakvoice/peakvoice/internal/calls"
 	"github.com/peakvoice/peakvoice/internal/carrier"
 	"github.com/peakvoice/peakvoice/internal/db"
 	"github.com/peakvoice/peakvoice/internal/httpapi"
@@ -34,6 +35,12 @@ import (
 // carrierMessagingPath receives the carrier's message events.
 const carrierMessagingPath = "/webhooks/telnyx/messaging"
 
+// Carrier webhooks of the calls domain.
+const (
+	carrierCallStatusPath       = "/webhooks/telnyx/call-status"
+	carrierDynamicVariablesPath = "/webhooks/telnyx/dynamic-variables"
+)
+
 // Version is set at build time with -ldflags "-X …/internal/app.Version=…".
 var Version = "dev"
 
@@ -47,6 +54,7 @@ type App struct {
 	Webhooks *webhooks.Service
 	Numbers  *numbers.Service
 	SMS      *messaging.Service
+	Calls    *calls.Service
 	Agents   *agents.Service
 	Inbound  *inbound.Service
 	HTTP     *httpapi.Server
@@ -160,11 +168,19 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		SweepEvery: cfg.inboundSweep, PoolDrain: cfg.PoolDrain, PoolCooldown: cfg.PoolCooldown,
 		Logger: log.With("component", "inbound"),
 	}, reg)
+	a.Calls = calls.New(calls.Config{
+		DB: d, Carrier: carrier.Calls{C: a.Carrier}, Numbers: a.Numbers, Webhooks: a.Webhooks,
+		PublicURL: a.PublicURL, StatusCallbackURL: a.PublicURL + carrierCallStatusPath,
+		Limits: calls.Limits{CallsPerMinute: cfg.CallsPerMinute, Burst: cfg.CallBurst, MaxLiveCalls: cfg.MaxLiveCalls},
+		Done:   ctx.Done(), Logger: log.With("component", "calls"),
+	}, reg)
+	a.Calls.SetAgents(agentCalls{a.Agents})
 	a.Queue, err = jobs.New(d, reg, jobs.Config{Logger: log.With("component", "jobs")})
 	if err != nil {
 		return nil, err
 	}
 	a.Webhooks.SetQueue(a.Queue)
+	a.Calls.SetQueue(a.Queue)
 	a.Agents.SetQueue(a.Queue)
 	if dev {
 		log.Warn("development mode: generated secrets are kept in the data directory and webhooks may reach loopback and private addresses; use --mode production in deployments")
@@ -188,6 +204,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	a.Agents.Routes(a.HTTP.API)
 	a.Inbound.Routes(a.HTTP.API)
 	a.HTTP.Handle("POST "+carrierMessagingPath, carrier.MessagingWebhook(a.CarrierVerifier, a.SMS, log.With("component", "carrier-webhooks")))
+	a.Calls.Routes(a.HTTP.API)
+	a.HTTP.Handle("POST "+carrierCallStatusPath, carrier.CallStatusWebhook(a.CarrierVerifier, a.Calls, log.With("component", "carrier-webhooks")))
+	a.HTTP.Handle("POST "+carrierDynamicVariablesPath, carrier.DynamicVariablesWebhook(a.CarrierVerifier, log.With("component", "carrier-webhooks"), a.Calls))
 	ok = true
 	return a, nil
 }

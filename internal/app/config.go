@@ -34,6 +34,10 @@ type Config struct {
 	// PoolDrain and PoolCooldown time how a pooled number returns after
 	// its inbound session ends.
 	PoolDrain, PoolCooldown time.Duration
+	// Call limits per team: creation rate and burst, and live calls.
+	CallsPerMinute float64
+	CallBurst      int
+	MaxLiveCalls   int
 	// Mode is "development" (the zero-config default: generated secrets,
 	// webhooks may reach loopback) or "production".
 	Mode            string
@@ -125,6 +129,32 @@ func ParseServe(args []string, env envLookup) (Config, error) {
 	if err := durFlag(&c.PoolCooldown, "pool-cooldown", "PEAKVOICE_POOL_COOLDOWN", 24*time.Hour, "how long a pooled number rests before its next lease"); err != nil {
 		return c, err
 	}
+	intFlag := func(p *int, name, envName string, def int, usage string) error {
+		if v, ok := env(envName); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return fmt.Errorf("%s: %w", envName, err)
+			}
+			def = n
+		}
+		fs.IntVar(p, name, def, usage+" (env "+envName+")")
+		return nil
+	}
+	perMinute := 60.0
+	if v, ok := env("PEAKVOICE_CALLS_PER_MINUTE"); ok {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return c, fmt.Errorf("PEAKVOICE_CALLS_PER_MINUTE: %w", err)
+		}
+		perMinute = f
+	}
+	fs.Float64Var(&c.CallsPerMinute, "calls-per-minute", perMinute, "sustained rate of call creation per team (env PEAKVOICE_CALLS_PER_MINUTE)")
+	if err := intFlag(&c.CallBurst, "call-burst", "PEAKVOICE_CALL_BURST", 10, "calls a team may create at once before the rate applies"); err != nil {
+		return c, err
+	}
+	if err := intFlag(&c.MaxLiveCalls, "max-live-calls", "PEAKVOICE_MAX_LIVE_CALLS", 20, "calls a team may have in progress at once"); err != nil {
+		return c, err
+	}
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -168,6 +198,9 @@ func (c Config) validate() error {
 	}
 	if c.Mode == ModeProduction && c.TelnyxAPIKey == "" {
 		errs = append(errs, errors.New("production mode needs a real carrier (--telnyx-api-key, --telnyx-public-key, --public-url)"))
+	}
+	if c.CallsPerMinute < 0 || c.CallBurst < 0 || c.MaxLiveCalls < 0 {
+		errs = append(errs, errors.New("call limits must not be negative"))
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		errs = append(errs, err)
