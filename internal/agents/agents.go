@@ -37,6 +37,9 @@ type Config struct {
 	// refuse the delete (for example while a phone number is bound to the
 	// agent); an *httpapi.Error it returns reaches the client as is.
 	DeleteGuard func(ctx context.Context, tx *sql.Tx, teamID, agentID string) error
+	// ToolHeaders, when set, gives the headers an agent's auto-injected
+	// lookup tool sends, so the server can tell its calls from forgeries.
+	ToolHeaders func(agentID string) map[string]string
 	// RuntimeTimeout bounds each synchronous runtime call (default 20 s).
 	RuntimeTimeout time.Duration
 	// DeleteRetryCap caps the pause between attempts to delete an

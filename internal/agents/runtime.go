@@ -202,21 +202,25 @@ func (s *Service) specFor(r row, targets map[string]targetRef) AssistantSpec {
 			spec.Tools = append(spec.Tools, AssistantTool{Type: ToolHandoff, Handoff: ho})
 			spec.Instructions += "\n\nSpecialists you can hand the call to:\n" + strings.Join(guide, "\n")
 		}
-		spec.Tools = append(spec.Tools, AssistantTool{Type: ToolWebhook, Webhook: s.lookupTool()})
+		spec.Tools = append(spec.Tools, AssistantTool{Type: ToolWebhook, Webhook: s.lookupTool(r.ID)})
 	}
 	return spec
 }
 
 // lookupTool is the auto-injected tool that identifies a caller mid-call
 // against the inbound session's callback targets.
-func (s *Service) lookupTool() *WebhookTool {
+func (s *Service) lookupTool(agentID string) *WebhookTool {
+	headers := map[string]string{}
+	if s.cfg.ToolHeaders != nil {
+		headers = s.cfg.ToolHeaders(agentID)
+	}
 	return &WebhookTool{
 		Name: LookupToolName,
 		Description: "Look up who is calling and why, using the name the caller gives and/or their phone number. " +
 			"Call it once you know either; it returns the caller's context when they are expected.",
 		URL:     s.cfg.PublicURL + LookupToolPath,
 		Method:  "POST",
-		Headers: map[string]string{},
+		Headers: headers,
 		Parameters: map[string]any{
 			"type": "object",
 			"properties": map[string]any{

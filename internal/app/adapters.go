@@ -6,6 +6,7 @@ import (
 
 	"github.com/peakvoice/peakvoice/internal/agents"
 	"github.com/peakvoice/peakvoice/internal/calls"
+	"github.com/peakvoice/peakvoice/internal/inbound"
 	"github.com/peakvoice/peakvoice/internal/numbers"
 )
 
@@ -60,4 +61,31 @@ func (b agentCalls) NormalizeBrief(ctx context.Context, teamID, agentID, text st
 		return nil, err
 	}
 	return nb.DynamicVariablesPreview, nil
+}
+
+// inboundCalls lets the inbound domain record and find calls.
+type inboundCalls struct{ c *calls.Service }
+
+func (b inboundCalls) RecordInbound(ctx context.Context, in inbound.InboundCall) (string, error) {
+	c, err := b.c.RecordInbound(ctx, calls.InboundCall{TeamID: in.TeamID, AgentID: in.AgentID, ProviderAgentID: in.ProviderAgentID,
+		From: in.From, To: in.To, PhoneNumberID: in.PhoneNumberID, ProviderCallID: in.ProviderCallID,
+		SessionID: in.SessionID, WebhookURL: in.WebhookURL})
+	return c.ID, err
+}
+
+func (b inboundCalls) ByProviderID(ctx context.Context, providerCallID string) (inbound.CallRef, bool, error) {
+	r, ok, err := b.c.ByProviderID(ctx, providerCallID)
+	return inbound.CallRef{ID: r.ID, TeamID: r.TeamID, AgentID: r.AgentID, Direction: r.Direction, From: r.From,
+		SessionID: r.SessionID}, ok, err
+}
+
+// assistantIDs tells the inbound gate which assistant runs an agent.
+type assistantIDs struct{ a *agents.Service }
+
+func (b assistantIDs) AssistantID(ctx context.Context, teamID, agentID string) (string, error) {
+	info, err := b.a.ResolveForBinding(ctx, teamID, agentID)
+	if err != nil {
+		return "", err
+	}
+	return info.ProviderAgentID, nil
 }

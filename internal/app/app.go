@@ -39,6 +39,8 @@ const carrierMessagingPath = "/webhooks/telnyx/messaging"
 const (
 	carrierCallStatusPath       = "/webhooks/telnyx/call-status"
 	carrierDynamicVariablesPath = "/webhooks/telnyx/dynamic-variables"
+	carrierGatePath             = "/webhooks/telnyx/texml/inbound"
+	carrierLookupToolPath       = "/webhooks/telnyx/tools/lookup-inbound-caller-context"
 )
 
 // Version is set at build time with -ldflags "-X …/internal/app.Version=…".
@@ -134,6 +136,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	}
 
 	dev := cfg.Mode != ModeProduction
+	// Tool-call tokens are keyed by the webhook signing secret (with their
+	// own message prefix), so one secret to set covers both.
+	toolSecret := []byte(secrets.WebhookSigningSecret)
 	reg := jobs.NewRegistry()
 	a.Webhooks, err = webhooks.New(webhooks.Config{
 		DB: d, Secret: []byte(secrets.WebhookSigningSecret), AllowPrivate: dev,
@@ -145,7 +150,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	a.Numbers = numbers.New(numbers.Config{
 		DB: d, Inventory: carrier.Inventory{C: a.Carrier},
 		MessagingWebhookURL: a.PublicURL + carrierMessagingPath,
-		Logger:              log.With("component", "numbers"),
+		VoiceGateURL:        a.PublicURL + carrierGatePath, CallStatusURL: a.PublicURL + carrierCallStatusPath,
+		Logger: log.With("component", "numbers"),
 	})
 	a.SMS = messaging.New(messaging.Config{
 		DB: d, Carrier: carrier.Messages{C: a.Carrier}, Numbers: a.Numbers, Webhooks: a.Webhooks,
@@ -157,7 +163,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		// Deleting an agent unbinds it from the team's numbers in the same
 		// transaction, so no number points at a deleted agent.
 		DeleteGuard: numbers.UnbindAgent,
-		Logger:      log.With("component", "agents"),
+		ToolHeaders: func(agentID string) map[string]string {
+			return map[string]string{carrier.ToolTokenHeader: carrier.ToolToken(toolSecret, agentID)}
+		},
+		Logger: log.With("component", "agents"),
 	}, reg)
 	if err != nil {
 		return nil, err
@@ -175,6 +184,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		Done:   ctx.Done(), Logger: log.With("component", "calls"),
 	}, reg)
 	a.Calls.SetAgents(agentCalls{a.Agents})
+	a.Inbound.SetCalls(inboundCalls{a.Calls}, assistantIDs{a.Agents})
 	a.Queue, err = jobs.New(d, reg, jobs.Config{Logger: log.With("component", "jobs")})
 	if err != nil {
 		return nil, err
@@ -206,7 +216,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	a.HTTP.Handle("POST "+carrierMessagingPath, carrier.MessagingWebhook(a.CarrierVerifier, a.SMS, log.With("component", "carrier-webhooks")))
 	a.Calls.Routes(a.HTTP.API)
 	a.HTTP.Handle("POST "+carrierCallStatusPath, carrier.CallStatusWebhook(a.CarrierVerifier, a.Calls, log.With("component", "carrier-webhooks")))
-	a.HTTP.Handle("POST "+carrierDynamicVariablesPath, carrier.DynamicVariablesWebhook(a.CarrierVerifier, log.With("component", "carrier-webhooks"), a.Calls))
+	hooksLog := log.With("component", "carrier-webhooks")
+	a.HTTP.Handle("POST "+carrierDynamicVariablesPath, carrier.DynamicVariablesWebhook(a.CarrierVerifier, hooksLog, a.Calls, a.Inbound))
+	a.HTTP.Handle("POST "+carrierGatePath, carrier.GateWebhook(a.CarrierVerifier, a.Inbound, hooksLog))
+	a.HTTP.Handle("POST "+carrierLookupToolPath, carrier.LookupToolWebhook(toolSecret, inboundCalls{a.Calls}, a.Inbound, hooksLog))
 	ok = true
 	return a, nil
 }

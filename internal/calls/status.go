@@ -145,6 +145,9 @@ func (s *Service) DynamicVariables(ctx context.Context, callControlID string) (m
 	if err != nil {
 		return nil, false, err
 	}
+	if c.Direction == Inbound {
+		return nil, false, nil // inbound callers are identified by the inbound domain
+	}
 	vars := make(map[string]string, len(c.DynamicVariables)+2)
 	for k, v := range c.DynamicVariables {
 		vars[k] = v

@@ -44,6 +44,7 @@ type Call struct {
 	RingingAt          *time.Time        `json:"ringing_at"`
 	AnsweredAt         *time.Time        `json:"answered_at"`
 	EndedAt            *time.Time        `json:"ended_at"`
+	InboundSessionID   *string           `json:"inbound_session_id" doc:"For inbound calls, the callback session that routed the call."`
 
 	teamID      string
 	objectives  []Objective
@@ -57,18 +58,18 @@ const callCols = `id, team_id, agent_id, direction, status, from_number, to_numb
 	provider_agent_id, provider_call_id, call_session_id, brief_text, brief_variables, dynamic_variables, objectives,
 	overrides, webhook_url, idempotency_key, request_hash, dispatch, reply_status, error_code, error_detail,
 	hangup_cause, hangup_source, answered_by, duration_seconds, result_status, event_seq,
-	created_at, updated_at, initiated_at, ringing_at, answered_at, ended_at`
+	created_at, updated_at, initiated_at, ringing_at, answered_at, ended_at, inbound_session_id`
 
 func scanCall(row interface{ Scan(...any) error }) (Call, error) {
 	var c Call
-	var pn, pcid, sess, brief, hook, key, hash, code, detail, cause, source, by sql.NullString
+	var pn, pcid, sess, brief, hook, key, hash, code, detail, cause, source, by, inSess sql.NullString
 	var reply, dur sql.NullInt64
 	var vars, dyn, objs, over string
 	var init, ring, ans, end sql.NullTime
 	err := row.Scan(&c.ID, &c.teamID, &c.AgentID, &c.Direction, &c.Status, &c.PhoneNumberFrom, &c.PhoneNumberTo, &pn,
 		&c.Provider, &c.ProviderAgentID, &pcid, &sess, &brief, &vars, &dyn, &objs, &over, &hook, &key, &hash,
 		&c.dispatch, &reply, &code, &detail, &cause, &source, &by, &dur, &c.ResultStatus, &c.eventSeq,
-		&c.CreatedAt, &c.UpdatedAt, &init, &ring, &ans, &end)
+		&c.CreatedAt, &c.UpdatedAt, &init, &ring, &ans, &end, &inSess)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, errNotFound
 	}
@@ -79,6 +80,7 @@ func scanCall(row interface{ Scan(...any) error }) (Call, error) {
 	c.WebhookURL, c.IdempotencyKey, c.ErrorCode, c.ErrorDetail = strPtr(hook), strPtr(key), strPtr(code), strPtr(detail)
 	c.HangupCause, c.HangupSource, c.AnsweredBy = strPtr(cause), strPtr(source), strPtr(by)
 	c.requestHash = hash.String
+	c.InboundSessionID = strPtr(inSess)
 	if reply.Valid {
 		r := int(reply.Int64)
 		c.replyStatus = &r
@@ -128,13 +130,13 @@ func insertCall(ctx context.Context, q db.Querier, c Call) error {
 	}
 	_, err := q.ExecContext(ctx, `INSERT INTO calls (`+callCols+`, status_rank)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-			$21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37)`,
+			$21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38)`,
 		c.ID, c.teamID, c.AgentID, c.Direction, c.Status, c.PhoneNumberFrom, c.PhoneNumberTo, c.PhoneNumberID, c.Provider,
 		c.ProviderAgentID, c.ProviderCallID, c.CallSessionID, c.CallBriefText, jsonText(c.CallBriefVariables),
 		jsonText(c.DynamicVariables), jsonText(objs), jsonText(c.Overrides), c.WebhookURL, c.IdempotencyKey, hash,
 		c.dispatch, c.replyStatus, c.ErrorCode, c.ErrorDetail, c.HangupCause, c.HangupSource, c.AnsweredBy,
 		c.DurationSeconds, c.ResultStatus, c.eventSeq, c.CreatedAt, c.UpdatedAt, c.InitiatedAt, c.RingingAt,
-		c.AnsweredAt, c.EndedAt, statusRank[c.Status])
+		c.AnsweredAt, c.EndedAt, c.InboundSessionID, statusRank[c.Status])
 	return err
 }
 

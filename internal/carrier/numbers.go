@@ -58,3 +58,29 @@ func (i Inventory) AssignMessagingProfile(ctx context.Context, numberID, profile
 	_, err := i.C.UpdateNumberMessaging(ctx, numberID, telnyx.NumberMessagingUpdate{MessagingProfileID: &profileID})
 	return wrap(err)
 }
+
+// EnsureVoiceApp creates the TeXML application whose voice_url is Peak
+// Voice's inbound gate, or points an existing one at the given URLs.
+func (i Inventory) EnsureVoiceApp(ctx context.Context, existingID, name, voiceURL, statusURL string) (string, error) {
+	p := telnyx.TeXMLAppParams{FriendlyName: name, VoiceURL: voiceURL, VoiceMethod: "post", StatusCallback: statusURL, StatusCallbackMethod: "post"}
+	if existingID != "" {
+		_, err := i.C.UpdateTeXMLApp(ctx, existingID, p)
+		if err == nil {
+			return existingID, nil
+		}
+		if !telnyx.IsNotFound(err) {
+			return "", wrap(err)
+		}
+	}
+	app, err := i.C.CreateTeXMLApp(ctx, p)
+	if err != nil {
+		return "", wrap(err)
+	}
+	return app.ID, nil
+}
+
+// RouteVoice points a number's calls at a TeXML application.
+func (i Inventory) RouteVoice(ctx context.Context, numberID, appID string) error {
+	_, err := i.C.UpdatePhoneNumber(ctx, numberID, telnyx.PhoneNumberUpdate{ConnectionID: &appID})
+	return wrap(err)
+}

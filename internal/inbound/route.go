@@ -35,6 +35,7 @@ type Decision struct {
 	RejectReason  string
 	MatchStatus   string // set when the gate already knows (caller_not_allowed)
 	PoolStatus    string // draining or cooldown when the call is late
+	LateSessionID string // the ended session a late call belongs to
 }
 
 // Late reports whether the call reached a pooled number after its session.
@@ -81,6 +82,9 @@ func (s *Service) Route(ctx context.Context, to, from string, at time.Time) (Dec
 			status = PoolDraining // leased to a session that just expired: treat as draining
 		}
 		d.PoolStatus = status
+		if sid.Valid {
+			d.LateSessionID = sid.String
+		}
 		if status == PoolDraining && sid.Valid {
 			if ended, err := sessionByID(ctx, s.db.R, d.TeamID, sid.String); err == nil {
 				d.SessionID, d.AgentID = ended.ID, ended.AgentID

@@ -29,6 +29,9 @@ type Config struct {
 	Numbers  *numbers.Service
 	Agents   numbers.AgentResolver // checks agent ids belong to the team
 	Webhooks *webhooks.Service
+	// Calls and Assistants serve the gate; set them with SetCalls.
+	Calls      CallLog
+	Assistants Assistants
 	// SweepEvery is how often expired sessions are written down and pool
 	// entries advance (default 10 s).
 	SweepEvery time.Duration

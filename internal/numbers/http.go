@@ -15,7 +15,7 @@ import (
 type SyncChange struct {
 	PhoneNumberID string `json:"phone_number_id"`
 	PhoneNumber   string `json:"phone_number"`
-	Field         string `json:"field" doc:"status, capabilities or messaging_routing."`
+	Field         string `json:"field" doc:"status, capabilities, messaging_routing or voice_routing."`
 	From          string `json:"from"`
 	To            string `json:"to"`
 }
@@ -43,6 +43,10 @@ func (s *Service) Sync(ctx context.Context, teamID string) (SyncReport, error) {
 	if err != nil && !errors.Is(err, errNotFound) {
 		return SyncReport{}, err
 	}
+	gate, err := carrierResource(ctx, s.db.R, "voice_gate_app")
+	if err != nil && !errors.Is(err, errNotFound) {
+		return SyncReport{}, err
+	}
 	mine, _, err := listNumbers(ctx, s.db.R, teamID, Filter{}, 1<<30, 0)
 	if err != nil {
 		return SyncReport{}, err
@@ -67,6 +71,12 @@ func (s *Service) Sync(ctx context.Context, teamID string) (SyncReport, error) {
 					return rep, carrierFailure(err)
 				}
 				change("messaging_routing", c.MessagingProfileID, "peak voice")
+			}
+			if c.Voice && s.cfg.VoiceGateURL != "" && (gate == "" || c.ConnectionID != gate) {
+				if err := s.routeVoice(ctx, c.ID); err != nil {
+					return rep, carrierFailure(err)
+				}
+				change("voice_routing", c.ConnectionID, "peak voice gate")
 			}
 		}
 		if n.Status != before.Status {

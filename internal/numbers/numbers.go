@@ -49,6 +49,11 @@ type Inventory interface {
 	// webhook is webhookURL, updating existingID or creating one.
 	EnsureMessagingProfile(ctx context.Context, existingID, name, webhookURL string) (string, error)
 	AssignMessagingProfile(ctx context.Context, numberID, profileID string) error
+	// EnsureVoiceApp returns the id of a voice application whose voice URL
+	// and status callback are the given ones, updating existingID or
+	// creating one.
+	EnsureVoiceApp(ctx context.Context, existingID, name, voiceURL, statusURL string) (string, error)
+	RouteVoice(ctx context.Context, numberID, appID string) error
 }
 
 // AgentInfo is what binding needs to know about an agent.
@@ -73,7 +78,10 @@ type Config struct {
 	// MessagingWebhookURL is where the carrier sends message events for
 	// the numbers Peak Voice manages.
 	MessagingWebhookURL string
-	Logger              *slog.Logger
+	// VoiceGateURL answers the carrier for every inbound call to a number
+	// Peak Voice manages; CallStatusURL receives those calls' progress.
+	VoiceGateURL, CallStatusURL string
+	Logger                      *slog.Logger
 }
 
 // Service manages phone numbers.
@@ -201,6 +209,11 @@ func (s *Service) Claim(ctx context.Context, teamID string, in ClaimInput) (Numb
 			return Number{}, carrierFailure(err)
 		}
 	}
+	if cn.Voice {
+		if err := s.routeVoice(ctx, cn.ID); err != nil {
+			return Number{}, carrierFailure(err)
+		}
+	}
 	now := db.Now()
 	n := Number{ID: uuid.Must(uuid.NewV7()).String(), PhoneNumber: cn.PhoneNumber, Provider: ProviderTelnyx,
 		ProviderNumberID: cn.ID, Status: StatusActive, Capabilities: Capabilities{SMS: cn.SMS, Voice: cn.Voice},
@@ -235,6 +248,37 @@ func (s *Service) routeMessaging(ctx context.Context, carrierNumberID string) er
 		}
 	}
 	return s.cfg.Inventory.AssignMessagingProfile(ctx, carrierNumberID, id)
+}
+
+// routeVoice points a carrier number's calls at Peak Voice's inbound gate,
+// creating the gate's voice application once per account.
+func (s *Service) routeVoice(ctx context.Context, carrierNumberID string) error {
+	if s.cfg.VoiceGateURL == "" {
+		return nil
+	}
+	id, err := s.voiceApp(ctx)
+	if err != nil {
+		return err
+	}
+	return s.cfg.Inventory.RouteVoice(ctx, carrierNumberID, id)
+}
+
+func (s *Service) voiceApp(ctx context.Context) (string, error) {
+	const resource = "voice_gate_app"
+	existing, err := carrierResource(ctx, s.db.R, resource)
+	if err != nil && !errors.Is(err, errNotFound) {
+		return "", err
+	}
+	id, err := s.cfg.Inventory.EnsureVoiceApp(ctx, existing, "Peak Voice inbound gate", s.cfg.VoiceGateURL, s.cfg.CallStatusURL)
+	if err != nil {
+		return "", err
+	}
+	if id != existing {
+		if err := putCarrierResource(ctx, s.db.W, resource, id); err != nil {
+			return "", err
+		}
+	}
+	return id, nil
 }
 
 // checkBinding enforces the binding rules for a voice_agent_id.
