@@ -154,6 +154,32 @@ func TestInboundCallbackMatchedAndUnmatched(t *testing.T) {
 			!strings.Contains(sim.ToolCalls[0].Response, `"match_status":"matched"`) {
 			t.Fatalf("lookup tool: %+v", sim.ToolCalls)
 		}
+
+		// The desk hands the caller to the specialist: the carrier switches
+		// assistants and Peak Voice reports handoff.completed.
+		sim = r.callIn(t, "+14155550123", []telnyxsim.ScriptStep{
+			{Say: "I have a billing question"},
+			{Handoff: "General Specialist"},
+			{Say: "Thanks", Hangup: true},
+		})
+		if len(sim.AssistantIDs) != 2 {
+			t.Fatalf("no handoff on the carrier: %+v", sim.AssistantIDs)
+		}
+		r.peakCall(t, sim.CallControlID)
+		if hc := r.sink.waitFor(t, "handoff.completed"); hc["data"].(map[string]any)["inbound_session_id"] != r.session {
+			t.Fatalf("handoff.completed %v", hc)
+		}
+
+		// With no callback targets left, callers get the session's context
+		// only: session_only.
+		full := s.do("GET", "/api/v1/inbound-sessions/"+r.session, nil, r.h...).expect(t, 200).data(t)
+		for _, tg := range full["callback_targets"].([]any) {
+			s.do("DELETE", "/api/v1/inbound-sessions/"+r.session+"/callback-targets/"+tg.(map[string]any)["id"].(string), nil, r.h...).expect(t, 204)
+		}
+		sim = r.callIn(t, "+14155550123", nil)
+		if text := transcriptText(r.peakCall(t, sim.CallControlID)); !strings.Contains(text, "Caller status session_only") || strings.Contains(text, "4421") {
+			t.Fatalf("session-only caller:\n%s", text)
+		}
 	})
 }
 

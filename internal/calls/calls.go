@@ -104,6 +104,9 @@ type Artifacts struct {
 	Transcript     []Turn
 	Insights       []InsightResult
 	RecordingID    string // empty when the call was not recorded
+	// Handoffs are the handoff tool calls the assistants made, in order:
+	// the arguments the carrier reported (usually the target's name).
+	Handoffs []string
 }
 
 // Carrier places and ends calls and returns their artifacts. Errors are

@@ -100,13 +100,14 @@ func (s *Service) assemble(ctx context.Context, id string) error {
 		u := strings.TrimRight(s.cfg.PublicURL, "/") + "/api/v1/calls/" + c.ID + "/recording"
 		r.RecordingURL = &u
 	}
-	return s.finishResult(ctx, id, &stored{Result: r, recordingID: a.RecordingID})
+	return s.finishResult(ctx, id, &stored{Result: r, recordingID: a.RecordingID, handoffs: a.Handoffs})
 }
 
 // stored is a result with what only the server needs.
 type stored struct {
 	Result
 	recordingID string
+	handoffs    []string
 }
 
 // buildResult normalizes the carrier's artifacts.
@@ -178,6 +179,15 @@ func (s *Service) finishResult(ctx context.Context, id string, r *stored) error 
 		}
 		if r == nil {
 			return nil
+		}
+		// The carrier reports handoffs in the conversation: tell the call's
+		// webhook (for inbound calls, the session's) that each happened.
+		for _, h := range r.handoffs {
+			data := webhookData(c)
+			data["inbound_session_id"], data["handoff"] = c.InboundSessionID, h
+			if err := s.emit(ctx, tx, c, "handoff.completed", data); err != nil {
+				return err
+			}
 		}
 		hook := webhookData(c)
 		hook["result"] = r.Result

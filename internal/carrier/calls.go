@@ -74,6 +74,11 @@ func (b Calls) FetchResults(ctx context.Context, f calls.Finished) (calls.Artifa
 		return a, wrap(err)
 	}
 	for _, m := range msgs {
+		for _, tc := range m.ToolCalls {
+			if tc.Function.Name == "handoff" {
+				a.Handoffs = append(a.Handoffs, tc.Function.Arguments)
+			}
+		}
 		if m.Text == "" {
 			continue // a turn that only called tools
 		}
