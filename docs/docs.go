@@ -4,7 +4,7 @@ package docs
 
 import "embed"
 
-// FS holds every Markdown file in this folder.
+// FS holds every Markdown file in this folder and its runbooks.
 //
-//go:embed *.md
+//go:embed *.md runbooks/*.md
 var FS embed.FS

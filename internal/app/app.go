@@ -355,25 +355,26 @@ func (a *App) dbLabel() string {
 // folder.
 func loadGuide(fsys fs.FS) (httpapi.Guide, error) {
 	g := httpapi.Guide{Extra: map[string][]byte{}}
-	entries, err := fs.ReadDir(fsys, ".")
-	if err != nil {
-		return g, err
-	}
-	for _, e := range entries {
-		b, err := fs.ReadFile(fsys, e.Name())
-		if err != nil {
-			return g, err
+	err := fs.WalkDir(fsys, ".", func(path string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() || !strings.HasSuffix(path, ".md") {
+			return err
 		}
-		switch e.Name() {
+		b, err := fs.ReadFile(fsys, path)
+		if err != nil {
+			return err
+		}
+		switch path {
 		case "index.md":
 			g.Index = b
 		case "peak-voice-api.md":
 			g.Full = b
 		default:
-			if strings.HasSuffix(e.Name(), ".md") {
-				g.Extra[e.Name()] = b
-			}
+			g.Extra[path] = b
 		}
+		return nil
+	})
+	if err != nil {
+		return g, err
 	}
 	if g.Index == nil || g.Full == nil {
 		return g, errors.New("docs: index.md and peak-voice-api.md must exist")

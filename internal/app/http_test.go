@@ -146,6 +146,8 @@ func TestOperationalAndDocsRoutes(t *testing.T) {
 		{"/documentation/index.md", "text/markdown", "/documentation/peak-voice-api.md"},
 		{"/documentation/peak-voice-api.md", "text/markdown", "Authorization: Bearer"},
 		{"/documentation/agents.md", "text/markdown", "Authorization: Bearer"},
+		{"/documentation/runbooks/inbound-callback-local-e2e-test.md", "text/markdown", "sim call-in"},
+		{"/documentation/simulator.md", "text/markdown", "/_sim/faults"},
 	}
 	for _, p := range pages {
 		r := s.do("GET", p.path, nil).expect(t, 200)
