@@ -170,6 +170,23 @@ func TestInboundCallbackMatchedAndUnmatched(t *testing.T) {
 			t.Fatalf("handoff.completed %v", hc)
 		}
 
+		// Two targets tied on name and priority: the tool says ambiguous
+		// rather than guess, and callback.ambiguous goes out.
+		for _, name := range []string{"Sam Lee", "Sam Park"} {
+			s.do("POST", "/api/v1/inbound-sessions/"+r.session+"/callback-targets", map[string]any{"contact_name": name, "label": name}, r.h...).expect(t, 201)
+		}
+		sim = r.callIn(t, "+14155550199", []telnyxsim.ScriptStep{
+			{Tool: "lookup_inbound_caller_context", Arguments: map[string]any{"caller_name": "Sam"}},
+			{Say: "ok", Hangup: true},
+		})
+		if len(sim.ToolCalls) != 1 || !strings.Contains(sim.ToolCalls[0].Response, `"match_status":"ambiguous"`) ||
+			!strings.Contains(sim.ToolCalls[0].Response, "Sam Lee") {
+			t.Fatalf("ambiguous lookup: %+v", sim.ToolCalls)
+		}
+		if amb := r.sink.waitFor(t, "callback.ambiguous"); len(amb["data"].(map[string]any)["candidate_target_ids"].([]any)) != 2 {
+			t.Fatalf("callback.ambiguous %v", amb)
+		}
+
 		// With no callback targets left, callers get the session's context
 		// only: session_only.
 		full := s.do("GET", "/api/v1/inbound-sessions/"+r.session, nil, r.h...).expect(t, 200).data(t)

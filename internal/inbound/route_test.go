@@ -133,3 +133,45 @@ func TestRouteDuringDrainingAndCooldown(t *testing.T) {
 }
 
 func strp(s string) *string { return &s }
+
+// TestPoolTransitionsOnAFakeClock drives the sweeper's pool step with
+// explicit times: leased → draining → cooldown → available, each only when
+// its time has come.
+func TestPoolTransitionsOnAFakeClock(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		f := newFixture(t, d)
+		f.s.cfg.PoolDrain, f.s.cfg.PoolCooldown = time.Hour, 24*time.Hour
+		t0 := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
+		sess := f.session(t, "desk", nil, nil, t0.Add(30*time.Minute))
+		mustExec(t, d, `INSERT INTO number_pool (phone_number_id, team_id, status, session_id, leases, created_at, updated_at)
+			VALUES ($1, $2, 'leased', $3, 1, $4, $4)`, f.number, f.team, sess.ID, t0)
+		status := func() string {
+			var s string
+			if err := d.R.QueryRow(`SELECT status FROM number_pool WHERE phone_number_id = $1`, f.number).Scan(&s); err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		steps := []struct {
+			at   time.Time
+			want string
+		}{
+			{t0.Add(10 * time.Minute), PoolLeased},                  // session still running
+			{t0.Add(31 * time.Minute), PoolDraining},                // session expired
+			{t0.Add(31*time.Minute + 59*time.Minute), PoolDraining}, // drain not over
+			{t0.Add(31*time.Minute + 61*time.Minute), PoolCooldown}, // drained
+			{t0.Add(31*time.Minute + 61*time.Minute + 23*time.Hour), PoolCooldown},
+			{t0.Add(31*time.Minute + 61*time.Minute + 25*time.Hour), PoolAvailable},
+		}
+		for i, st := range steps {
+			if err := f.s.advancePool(ctx, st.at); err != nil {
+				t.Fatal(err)
+			}
+			if got := status(); got != st.want {
+				t.Fatalf("step %d at %s: %s, want %s", i, st.at.Format(time.Kitchen), got, st.want)
+			}
+		}
+	})
+}
