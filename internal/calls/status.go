@@ -126,9 +126,10 @@ func optional(s string) *string {
 	return &s
 }
 
-// CallerMatchOutbound is the caller_match_status outbound calls answer the
-// dynamic-variables webhook with.
-const CallerMatchOutbound = "empty"
+// CallerMatchOutbound is the caller_match_status of outbound calls: empty,
+// as the spec lists it (the inbound values are matched, session_only,
+// unmatched and caller_not_allowed).
+const CallerMatchOutbound = ""
 
 // DynamicVariables answers the assistant's start-of-conversation request
 // for a call: the call's normalized brief plus caller_match_status. found
