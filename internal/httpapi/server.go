@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -84,9 +85,26 @@ func New(cfg Config) *Server {
 // routes and wrong methods answered in the error envelope.
 func (s *Server) Handler() http.Handler {
 	var h http.Handler = http.HandlerFunc(s.route)
+	h = bodyDeadline(h)
 	h = s.observe(h)
 	h = s.recoverPanics(h)
 	return withRequestID(h)
+}
+
+// BodyTimeout bounds how long a client may take to send a request body.
+const BodyTimeout = 30 * time.Second
+
+// bodyDeadline stops a client that trickles its request body from holding
+// a connection and a handler forever. It applies only to requests that
+// carry a body, so long-lived streams (GET) are unaffected; the server's
+// ReadHeaderTimeout covers slow headers.
+func bodyDeadline(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(BodyTimeout))
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // route dispatches to the mux, turning its plain-text 404 and 405 answers

@@ -1,0 +1,84 @@
+package app
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestHostileInput: every malformed or abusive request is answered in the
+// envelope with a 4xx, never a 500 or a hang.
+func TestHostileInput(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, testConfig(t, dbOptionsSQLite(t)))
+	ada := s.register(t, "ada@example.com")
+	h := bearer(ada.access)
+	pnID, _ := s.claimNumber(t, ada)
+	deep := strings.Repeat(`{"a":`, 20000) + "1" + strings.Repeat("}", 20000)
+	cases := []struct {
+		name, method, path, body string
+	}{
+		{"deep JSON", "POST", "/api/v1/inbound-sessions", `{"phone_number_id":"x","agent_id":"y","context_variables":` + deep + `}`},
+		{"deep JSON in SMS", "POST", "/api/v1/sms/send", deep},
+		{"huge string", "POST", "/api/v1/sms/send", `{"to":"+14155550142","text":"` + strings.Repeat("x", 5000) + `","idempotency_key":"k","phone_number_id":"` + pnID + `"}`},
+		{"huge key", "POST", "/api/v1/sms/send", `{"to":"+14155550142","text":"x","idempotency_key":"` + strings.Repeat("k", 1000) + `","phone_number_id":"` + pnID + `"}`},
+		{"wrong types", "POST", "/api/v1/calls", `{"agent_id":[1,2],"phone_number_to":{"x":1}}`},
+		{"null body", "POST", "/api/v1/agents", `null`},
+		{"array body", "POST", "/api/v1/phone-numbers", `[1,2,3]`},
+		{"trailing garbage", "POST", "/api/v1/numbers/parse", `{"number":"+14155550142"} garbage`},
+		{"negative page", "GET", "/api/v1/calls?page=-1&per_page=100000", ""},
+		{"bad time filter", "GET", "/api/v1/sms?since=yesterday", ""},
+		{"path traversal id", "GET", "/api/v1/calls/..%2F..%2Fetc%2Fpasswd", ""},
+		{"SQL in an id", "GET", "/api/v1/agents/x'%20OR%20'1'='1", ""},
+	}
+	for _, c := range cases {
+		var body any
+		if c.body != "" {
+			body = c.body
+		}
+		r := s.do(c.method, c.path, body, h...)
+		if r.Status < 400 || r.Status >= 500 {
+			t.Errorf("%s: status %d (%.200s)", c.name, r.Status, r.Raw)
+			continue
+		}
+		r.errCode(t) // an enveloped error with a code and message
+	}
+
+	// Invalid UTF-8 inside a JSON string is replaced (U+FFFD) as JSON
+	// decoders do; it must simply not break anything.
+	if r := s.do("POST", "/api/v1/agents", "{\"name\":\"\xff\xfe\xfd\"}", h...); r.Status >= 500 {
+		t.Fatalf("non-UTF-8: %d", r.Status)
+	}
+
+	// A client that sends headers, then trickles its body, is cut off by
+	// the body deadline rather than holding the handler forever: the
+	// connection is closed or answered, never left hanging past it.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, _ = io.WriteString(conn, "POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"em")
+	_ = conn.SetReadDeadline(time.Now().Add(45 * time.Second))
+	start := time.Now()
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	t.Logf("trickling client: %q %v after %s", line, err, time.Since(start).Round(time.Millisecond))
+	if err == nil && !strings.HasPrefix(line, "HTTP/1.1 4") {
+		t.Fatalf("trickling client got %q", line)
+	}
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("a trickling client held the connection past the body deadline")
+	}
+	// The server is still fine.
+	s.do("GET", "/healthz", nil).expect(t, 200)
+	res, err := http.Post(s.base+"/api/v1/auth/login", "application/json", bytes.NewReader([]byte(`{"email":"a@b.c","password":"x"}`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+}
