@@ -117,6 +117,17 @@ type Carrier interface {
 	FetchResults(ctx context.Context, f Finished) (Artifacts, error)
 	// OpenRecording streams a recording's audio from a fresh carrier link.
 	OpenRecording(ctx context.Context, recordingID string) (io.ReadCloser, string, error)
+	// CallState says whether a dialed call is still up; found is false when
+	// the carrier no longer knows it.
+	CallState(ctx context.Context, callControlID string) (LiveState, bool, error)
+}
+
+// LiveState is the carrier's view of a call, for reconciling calls whose
+// final status callback never arrived.
+type LiveState struct {
+	Alive           bool
+	SessionID       string
+	DurationSeconds int
 }
 
 // Limits bound how fast and how much a team may call.
@@ -161,6 +172,10 @@ type Config struct {
 	Limits            Limits
 	// DialTimeout bounds one carrier dial (default 15 s).
 	DialTimeout time.Duration
+	// ReconcileEvery is how often calls that stopped hearing from the
+	// carrier are checked (default 30 s); StaleAfter is how long a live
+	// call may go without news before it is checked (default 2 min).
+	ReconcileEvery, StaleAfter time.Duration
 	// Done, when closed, ends open call streams (the server is stopping).
 	Done   <-chan struct{}
 	Logger *slog.Logger
@@ -185,6 +200,12 @@ func New(cfg Config, reg *jobs.Registry) *Service {
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = 15 * time.Second
 	}
+	if cfg.ReconcileEvery <= 0 {
+		cfg.ReconcileEvery = 30 * time.Second
+	}
+	if cfg.StaleAfter <= 0 {
+		cfg.StaleAfter = 2 * time.Minute
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -195,6 +216,8 @@ func New(cfg Config, reg *jobs.Registry) *Service {
 	}
 	jobs.Register(reg, &dispatchWorker{s: s})
 	jobs.Register(reg, &resultsWorker{s: s})
+	jobs.Register(reg, &reconcileWorker{s: s})
+	reg.Every(cfg.ReconcileEvery, func() river.JobArgs { return reconcileArgs{} })
 	return s
 }
 

@@ -251,3 +251,16 @@ func DynamicVariablesWebhook(v *telnyx.Verifier, log *slog.Logger, sources ...Ca
 		_ = json.NewEncoder(w).Encode(resp)
 	})
 }
+
+// CallState asks Telnyx whether a call is still up. Telnyx forgets calls
+// some minutes after they end: that answers found = false.
+func (b Calls) CallState(ctx context.Context, callControlID string) (calls.LiveState, bool, error) {
+	st, err := b.C.GetCallState(ctx, callControlID)
+	if telnyx.IsNotFound(err) {
+		return calls.LiveState{}, false, nil
+	}
+	if err != nil {
+		return calls.LiveState{}, false, wrap(err)
+	}
+	return calls.LiveState{Alive: st.IsAlive, SessionID: st.CallSessionID, DurationSeconds: st.CallDuration}, true, nil
+}

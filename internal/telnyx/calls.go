@@ -232,3 +232,28 @@ func marshalTeXML(doc texmlResponse) []byte {
 	}
 	return append([]byte(xml.Header), b...)
 }
+
+// CallState is Call Control's view of a call: whether it is still up and,
+// once it ended, how long it lasted. Telnyx keeps it for about ten minutes
+// after the call ends.
+type CallState struct {
+	CallControlID string `json:"call_control_id"`
+	CallLegID     string `json:"call_leg_id"`
+	CallSessionID string `json:"call_session_id"`
+	IsAlive       bool   `json:"is_alive"`
+	// CallDuration is in seconds.
+	CallDuration int `json:"call_duration"`
+}
+
+// GetCallState looks a call up by its call_control_id
+// (GET /calls/{call_control_id}).
+func (c *Client) GetCallState(ctx context.Context, callControlID string) (*CallState, error) {
+	if err := requireID("GET /calls/{call_control_id}", "call control id", callControlID); err != nil {
+		return nil, err
+	}
+	var env dataEnvelope[CallState]
+	if err := c.do(ctx, request{method: http.MethodGet, path: "/calls/" + escape(callControlID)}, &env); err != nil {
+		return nil, err
+	}
+	return &env.Data, nil
+}

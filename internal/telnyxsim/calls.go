@@ -228,6 +228,26 @@ func (s *Server) scriptFor(number string) []ScriptStep {
 	return append([]ScriptStep{}, s.cfg.DefaultScript...)
 }
 
+// handleGetCallStatus answers Call Control's call-status lookup:
+// {data:{call_control_id, call_leg_id, call_session_id, is_alive,
+// record_type, call_duration, start_time, end_time}}.
+func (s *Server) handleGetCallStatus(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.findCall(r.PathValue("id"))
+	if c == nil {
+		notFound(w, "Call")
+		return
+	}
+	data := map[string]any{"record_type": "call", "call_control_id": c.CallControlID, "call_leg_id": c.CallLegID,
+		"call_session_id": c.CallSessionID, "is_alive": c.EndedAt == "", "call_duration": c.DurationSecs,
+		"start_time": c.CreatedAt, "end_time": nil, "client_state": nil}
+	if c.EndedAt != "" {
+		data["end_time"] = c.EndedAt
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": data})
+}
+
 func (s *Server) handleHangup(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		CommandID string `json:"command_id"`

@@ -38,6 +38,7 @@ func (s *Server) routes() http.Handler {
 
 	api.HandleFunc("POST /v2/texml/ai_calls/{connection_id}", s.handleStartAICall)
 	api.HandleFunc("POST /v2/calls/{id}/actions/hangup", s.handleHangup)
+	api.HandleFunc("GET /v2/calls/{id}", s.handleGetCallStatus)
 
 	api.HandleFunc("GET /v2/ai/conversations", s.handleListConversations)
 	api.HandleFunc("GET /v2/ai/conversations/{id}", s.handleGetConversation)
