@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +23,8 @@ type testServer struct {
 	app  *App
 	base string
 	cfg  Config
+	stop func()
+	once sync.Once
 }
 
 func testConfig(t *testing.T, opts db.Options) Config {
@@ -41,8 +44,15 @@ func testConfig(t *testing.T, opts db.Options) Config {
 // startServer builds and runs the app with cfg until the test ends.
 func startServer(t *testing.T, cfg Config) *testServer {
 	t.Helper()
+	return startServerLogging(t, cfg, slog.New(slog.DiscardHandler))
+}
+
+// startServerLogging is startServer with the given logger, for tests that
+// read what the server logs.
+func startServerLogging(t *testing.T, cfg Config, log *slog.Logger) *testServer {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := New(ctx, cfg, slog.New(slog.DiscardHandler))
+	a, err := New(ctx, cfg, log)
 	if err != nil {
 		cancel()
 		t.Fatalf("new app: %v", err)
@@ -57,7 +67,8 @@ func startServer(t *testing.T, cfg Config) *testServer {
 		cancel()
 		t.Fatalf("run: %v", err)
 	}
-	t.Cleanup(func() {
+	s := &testServer{t: t, app: a, base: "http://" + addr, cfg: cfg}
+	s.stop = func() {
 		cancel()
 		select {
 		case err := <-errc:
@@ -67,9 +78,13 @@ func startServer(t *testing.T, cfg Config) *testServer {
 		case <-time.After(15 * time.Second):
 			t.Error("server did not stop")
 		}
-	})
-	return &testServer{t: t, app: a, base: "http://" + addr, cfg: cfg}
+	}
+	t.Cleanup(func() { s.once.Do(s.stop) })
+	return s
 }
+
+// shutdown stops the server now (and not again at cleanup).
+func (s *testServer) shutdown() { s.once.Do(s.stop) }
 
 // eachServer runs fn against a fresh server on every database engine.
 func eachServer(t *testing.T, fn func(t *testing.T, s *testServer)) {

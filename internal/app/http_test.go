@@ -244,18 +244,9 @@ func TestLogLinesCarryTheRequestID(t *testing.T) {
 	var buf syncBuffer
 	cfg := testConfig(t, dbOptionsSQLite(t))
 	cfg.LogLevel, cfg.LogFormat = "info", "json"
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := New(ctx, cfg, NewLogger(cfg, &buf))
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	addrc := make(chan string, 1)
-	go func() { done <- a.Run(ctx, func(addr string) { addrc <- addr }) }()
-	s := &testServer{t: t, base: "http://" + <-addrc}
+	s := startServerLogging(t, cfg, NewLogger(cfg, &buf))
 	s.do("GET", "/api/v1/auth/me", nil, "X-Request-Id", "trace-me-123").expect(t, 401)
-	cancel()
-	<-done
+	s.shutdown()
 	found := false
 	for _, line := range strings.Split(buf.String(), "\n") {
 		if strings.Contains(line, `"path":"/api/v1/auth/me"`) {

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -15,15 +14,7 @@ func TestNoSecretInLogs(t *testing.T) {
 	var buf syncBuffer
 	cfg := testConfig(t, dbOptionsSQLite(t))
 	cfg.LogLevel, cfg.LogFormat = "debug", "json"
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := New(ctx, cfg, NewLogger(cfg, &buf))
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	addrc := make(chan string, 1)
-	go func() { done <- a.Run(ctx, func(addr string) { addrc <- addr }) }()
-	s := &testServer{t: t, app: a, base: "http://" + <-addrc, cfg: cfg}
+	s := startServerLogging(t, cfg, NewLogger(cfg, &buf))
 
 	acc := s.register(t, "ada@example.com")
 	s.do("POST", "/api/v1/auth/login", map[string]string{"email": acc.email, "password": "wrong password here"}).expect(t, 401)
@@ -38,8 +29,7 @@ func TestNoSecretInLogs(t *testing.T) {
 	s.waitMessage(t, acc, m["id"].(string), "delivered")
 	sink.waitFor(t, "sms.delivered")
 	time.Sleep(100 * time.Millisecond)
-	cancel()
-	<-done
+	s.shutdown()
 
 	secrets, err := loadDevSecrets(cfg.DataDir)
 	if err != nil {
