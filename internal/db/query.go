@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Where builds an AND-ed WHERE clause with numbered placeholders for list
@@ -73,4 +74,23 @@ func Collect[T any](rows *sql.Rows, err error, scan func(Scanner) (T, error)) ([
 		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+// StrPtr turns a nullable text column into a *string (nil for NULL).
+func StrPtr(s sql.NullString) *string {
+	if !s.Valid {
+		return nil
+	}
+	v := s.String
+	return &v
+}
+
+// TimePtr turns a nullable time column into a *time.Time in UTC (nil for
+// NULL).
+func TimePtr(t sql.NullTime) *time.Time {
+	if !t.Valid {
+		return nil
+	}
+	u := t.Time.UTC()
+	return &u
 }

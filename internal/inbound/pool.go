@@ -60,7 +60,7 @@ func scanPool(r db.Scanner) (PoolEntry, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return e, errNotFound
 	}
-	e.SessionID = nullStr(sid)
+	e.SessionID = db.StrPtr(sid)
 	if until.Valid {
 		u := until.Time.UTC()
 		e.StateUntil = &u

@@ -23,17 +23,10 @@ func scanSession(r db.Scanner) (Session, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, errNotFound
 	}
-	s.AllowedCallerNumber, s.WebhookURL, s.ExternalSessionID = nullStr(allowed), nullStr(hook), nullStr(ext)
+	s.AllowedCallerNumber, s.WebhookURL, s.ExternalSessionID = db.StrPtr(allowed), db.StrPtr(hook), db.StrPtr(ext)
 	s.ContextVariables = fromJSON(vars, map[string]any{})
 	s.ExpiresAt, s.CreatedAt, s.UpdatedAt = s.ExpiresAt.UTC(), s.CreatedAt.UTC(), s.UpdatedAt.UTC()
 	return s, err
-}
-
-func nullStr(s sql.NullString) *string {
-	if !s.Valid {
-		return nil
-	}
-	return &s.String
 }
 
 func insertSession(ctx context.Context, q db.Querier, s Session) error {
@@ -102,7 +95,7 @@ func scanTarget(r db.Scanner) (Target, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, errNotFound
 	}
-	t.Label, t.OrganizationName, t.ContactName, t.SuggestedHandoffTargetAgentID = nullStr(label), nullStr(org), nullStr(contact), nullStr(handoff)
+	t.Label, t.OrganizationName, t.ContactName, t.SuggestedHandoffTargetAgentID = db.StrPtr(label), db.StrPtr(org), db.StrPtr(contact), db.StrPtr(handoff)
 	t.KnownPhoneNumbers = fromJSON(phones, []string{})
 	t.Aliases = fromJSON(aliases, []string{})
 	t.MatchHints = fromJSON(hints, map[string]any{})
@@ -151,7 +144,7 @@ func scanCaller(r db.Scanner) (ExpectedCaller, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, errNotFound
 	}
-	c.ContactName, c.Label = nullStr(name), nullStr(label)
+	c.ContactName, c.Label = db.StrPtr(name), db.StrPtr(label)
 	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
 	return c, err
 }

@@ -36,7 +36,7 @@ func scanConversation(row interface{ Scan(...any) error }) (Conversation, error)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, errNotFound
 	}
-	c.PhoneNumberID = strPtr(pn)
+	c.PhoneNumberID = db.StrPtr(pn)
 	c.LastMessageAt, c.CreatedAt = c.LastMessageAt.UTC(), c.CreatedAt.UTC()
 	return c, err
 }

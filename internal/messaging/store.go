@@ -31,8 +31,8 @@ func scanMessage(row interface{ Scan(...any) error }) (Message, error) {
 	if err != nil {
 		return m, err
 	}
-	m.PhoneNumberID, m.ProviderMessageID, m.ErrorCode = strPtr(pn), strPtr(pid), strPtr(code)
-	m.ErrorDetail, m.WebhookURL, m.IdempotencyKey = strPtr(detail), strPtr(hook), strPtr(key)
+	m.PhoneNumberID, m.ProviderMessageID, m.ErrorCode = db.StrPtr(pn), db.StrPtr(pid), db.StrPtr(code)
+	m.ErrorDetail, m.WebhookURL, m.IdempotencyKey = db.StrPtr(detail), db.StrPtr(hook), db.StrPtr(key)
 	m.requestHash = hash.String
 	if reply.Valid {
 		r := int(reply.Int64)
@@ -42,23 +42,8 @@ func scanMessage(row interface{ Scan(...any) error }) (Message, error) {
 		m.MediaURLs = []string{}
 	}
 	m.CreatedAt, m.UpdatedAt = m.CreatedAt.UTC(), m.UpdatedAt.UTC()
-	m.SentAt, m.DeliveredAt, m.FailedAt = timePtr(sent), timePtr(delivered), timePtr(failed)
+	m.SentAt, m.DeliveredAt, m.FailedAt = db.TimePtr(sent), db.TimePtr(delivered), db.TimePtr(failed)
 	return m, nil
-}
-
-func strPtr(s sql.NullString) *string {
-	if !s.Valid {
-		return nil
-	}
-	return &s.String
-}
-
-func timePtr(t sql.NullTime) *time.Time {
-	if !t.Valid {
-		return nil
-	}
-	u := t.Time.UTC()
-	return &u
 }
 
 func insertMessage(ctx context.Context, q db.Querier, m Message) error {

@@ -66,18 +66,10 @@ func scanDelivery(row interface{ Scan(...any) error }, extra ...any) (delivery, 
 	if lastErr.Valid {
 		d.LastError = &lastErr.String
 	}
-	d.NextAttemptAt = utcPtr(next)
-	d.CompletedAt = utcPtr(done)
+	d.NextAttemptAt = db.TimePtr(next)
+	d.CompletedAt = db.TimePtr(done)
 	d.CreatedAt, d.UpdatedAt = d.CreatedAt.UTC(), d.UpdatedAt.UTC()
 	return d, nil
-}
-
-func utcPtr(t sql.NullTime) *time.Time {
-	if !t.Valid {
-		return nil
-	}
-	u := t.Time.UTC()
-	return &u
 }
 
 // deliveryForAttempt loads a delivery and the exact body to send.
