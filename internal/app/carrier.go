@@ -44,11 +44,18 @@ func (a *App) setupCarrier(secrets devSecrets) error {
 	if err != nil || len(seed) != ed25519.SeedSize {
 		return fmt.Errorf("simulator signing key in %s is malformed", secretsFile)
 	}
-	sim, err := telnyxsim.New(telnyxsim.Config{
+	simCfg := telnyxsim.Config{
 		PrivateKey: ed25519.NewKeyFromSeed(seed),
 		StepDelay:  a.cfg.simStepDelay,
 		Logger:     a.log.With("component", "telnyx-sim"),
-	})
+	}
+	if a.cfg.simStepDelay > 0 {
+		// Tests speed the simulator up; on a loaded CI machine running the
+		// race detector they also need it to wait longer for this server
+		// than the real carrier would.
+		simCfg.WebhookTimeout = 10 * time.Second
+	}
+	sim, err := telnyxsim.New(simCfg)
 	if err != nil {
 		return err
 	}

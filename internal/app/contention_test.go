@@ -71,6 +71,9 @@ func TestIdempotencyUnderContention(t *testing.T) {
 	cfg.CallsPerMinute, cfg.CallBurst, cfg.MaxLiveCalls = 1e6, 1e6, 1e6
 	s := startServer(t, cfg)
 	r := newCallRig(t, s)
+	// An API key, not a 15-minute access token: on a loaded machine under
+	// the race detector this test can outlast a token.
+	h := []string{"X-API-Key", apiKey(t, s, r.acct)}
 	check := func(what string, got map[int][]struct {
 		status int
 		id     string
@@ -104,7 +107,7 @@ func TestIdempotencyUnderContention(t *testing.T) {
 	sms := hammer(t, s.base, keys, copies, func(k int) (string, []byte, []string) {
 		b, _ := json.Marshal(map[string]any{"to": "+14155550142", "text": fmt.Sprintf("contention %d", k),
 			"idempotency_key": fmt.Sprintf("sms-%d", k), "phone_number_id": r.fromID})
-		return "/api/v1/sms/send", b, r.h
+		return "/api/v1/sms/send", b, h
 	})
 	check("sms", sms)
 	for k := range keys {
@@ -116,7 +119,7 @@ func TestIdempotencyUnderContention(t *testing.T) {
 	calls := hammer(t, s.base, keys, copies, func(k int) (string, []byte, []string) {
 		b, _ := json.Marshal(map[string]any{"agent_id": r.agent.ID, "phone_number_to": "+14155550142",
 			"call_brief_variables": map[string]string{"customer_name": fmt.Sprintf("c%d", k)}})
-		return "/api/v1/calls", b, append(append([]string{}, r.h...), "Idempotency-Key", fmt.Sprintf("call-%d", k))
+		return "/api/v1/calls", b, append(append([]string{}, h...), "Idempotency-Key", fmt.Sprintf("call-%d", k))
 	})
 	callIDs := check("calls", calls)
 	placed := 0
@@ -131,11 +134,11 @@ func TestIdempotencyUnderContention(t *testing.T) {
 
 	// A used key with a different body is refused with the conflict code.
 	b, _ := json.Marshal(map[string]any{"to": "+14155550142", "text": "different", "idempotency_key": "sms-0", "phone_number_id": r.fromID})
-	if c := s.do("POST", "/api/v1/sms/send", string(b), r.h...).expect(t, 422).errCode(t); c != "idempotency_key_reused" {
+	if c := s.do("POST", "/api/v1/sms/send", string(b), h...).expect(t, 422).errCode(t); c != "idempotency_key_reused" {
 		t.Fatalf("sms reuse: %q", c)
 	}
 	cb, _ := json.Marshal(map[string]any{"agent_id": r.agent.ID, "phone_number_to": "+14155550199", "call_brief_variables": map[string]string{"customer_name": "x"}})
-	if c := s.do("POST", "/api/v1/calls", string(cb), append(append([]string{}, r.h...), "Idempotency-Key", "call-0")...).expect(t, 422).errCode(t); c != "idempotency_key_reused" {
+	if c := s.do("POST", "/api/v1/calls", string(cb), append(append([]string{}, h...), "Idempotency-Key", "call-0")...).expect(t, 422).errCode(t); c != "idempotency_key_reused" {
 		t.Fatalf("call reuse: %q", c)
 	}
 }
