@@ -138,6 +138,12 @@ type event struct {
 }
 
 func (s *Service) emitEvents(ctx context.Context, teamID, sessionID string, evs ...event) error {
+	// Most sessions have no webhook_url: find out with a read, so the hot
+	// dynamic-variables path does not queue for the single SQLite writer.
+	sess, err := sessionByID(ctx, s.db.R, teamID, sessionID)
+	if err != nil || sess.WebhookURL == nil || s.cfg.Webhooks == nil {
+		return err
+	}
 	return s.db.Tx(ctx, func(tx *sql.Tx) error {
 		for _, e := range evs {
 			if err := s.EmitSessionEvent(ctx, tx, teamID, sessionID, e.typ, e.data); err != nil {
