@@ -35,9 +35,11 @@ func TestLostFinalCallbackIsReconciled(t *testing.T) {
 			expect(t, 201).data(t)["id"].(string)
 		r.waitCall(t, live, "in progress", func(d map[string]any) bool { return d["call"].(map[string]any)["status"] == "in_progress" })
 
+		// The periodic reconciler may get there first; either way exactly
+		// the ended call is finished, never the live one.
 		n, err := s.app.Calls.Reconcile(ctx, time.Now().Add(time.Minute))
-		if err != nil || n != 1 {
-			t.Fatalf("reconciled %d calls (%v), want 1", n, err)
+		if err != nil || n > 1 {
+			t.Fatalf("reconciled %d calls (%v), want at most the ended one", n, err)
 		}
 		d := r.waitCall(t, id, "reconciled result", func(d map[string]any) bool { return d["call"].(map[string]any)["result_status"] == "ready" })
 		if c := d["call"].(map[string]any); c["status"] != "completed" || c["ended_at"] == nil {
