@@ -156,6 +156,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	a.SMS = messaging.New(messaging.Config{
 		DB: d, Carrier: carrier.Messages{C: a.Carrier}, Numbers: a.Numbers, Webhooks: a.Webhooks,
 		CarrierWebhookURL: a.PublicURL + carrierMessagingPath,
+		SendTimeout:       smsSendTimeout,
+		StaleAfter:        cfg.SMSStaleAfter,
 		Logger:            log.With("component", "sms"),
 	}, reg)
 	a.Agents, err = agents.New(agents.Config{
@@ -180,12 +182,16 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	a.Calls = calls.New(calls.Config{
 		DB: d, Carrier: carrier.Calls{C: a.Carrier}, Numbers: a.Numbers, Webhooks: a.Webhooks,
 		PublicURL: a.PublicURL, StatusCallbackURL: a.PublicURL + carrierCallStatusPath,
-		Limits: calls.Limits{CallsPerMinute: cfg.CallsPerMinute, Burst: cfg.CallBurst, MaxLiveCalls: cfg.MaxLiveCalls},
-		Done:   ctx.Done(), Logger: log.With("component", "calls"),
+		Limits:         calls.Limits{CallsPerMinute: cfg.CallsPerMinute, Burst: cfg.CallBurst, MaxLiveCalls: cfg.MaxLiveCalls},
+		StaleAfter:     cfg.CallStaleAfter,
+		ReconcileEvery: cfg.CallReconcileEvery,
+		Done:           ctx.Done(), Logger: log.With("component", "calls"),
 	}, reg)
 	a.Calls.SetAgents(agentCalls{a.Agents})
 	a.Inbound.SetCalls(inboundCalls{a.Calls}, assistantIDs{a.Agents})
-	a.Queue, err = jobs.New(d, reg, jobs.Config{Logger: log.With("component", "jobs")})
+	a.Queue, err = jobs.New(d, reg, jobs.Config{
+		JobTimeout: cfg.JobTimeout, RescueStuckJobsAfter: cfg.JobRescueAfter, Logger: log.With("component", "jobs"),
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -198,6 +204,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 
 	a.Metrics = httpapi.NewMetrics()
 	a.Metrics.Registry.MustRegister(&queueCollector{q: a.Queue})
+	a.Metrics.Registry.MustRegister(a.Calls.Collector()) // cross-replica call-event listener
 	guide, err := loadGuide(docs.FS)
 	if err != nil {
 		return nil, err
@@ -304,6 +311,11 @@ func (a *App) Run(ctx context.Context, onListen func(addr string)) error {
 	if err := a.Queue.Start(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
+	// Streams hear of other replicas' call events through PostgreSQL
+	// (nothing on SQLite). Stopped, and waited for, before the database
+	// closes.
+	stopCallEvents := a.Calls.StartEventListener(context.WithoutCancel(ctx))
+	defer stopCallEvents()
 	simCtx, stopSim := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSim()
 	waitSim := a.serveSim(simCtx)

@@ -4,6 +4,7 @@
 package app
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -38,6 +39,22 @@ type Config struct {
 	CallsPerMinute float64
 	CallBurst      int
 	MaxLiveCalls   int
+	// Recovery timings: how soon work left behind by a process that died
+	// is noticed and finished. Zero means the owning package's default;
+	// ParseServe fills in the same defaults explicitly. Tests shorten them.
+	//
+	// SMSStaleAfter is how long an SMS send may stay in flight before the
+	// sweeper declares its outcome unknown (must exceed the send timeout).
+	SMSStaleAfter time.Duration
+	// CallStaleAfter is how long a live call may go without news from the
+	// carrier before the reconciler asks about it; CallReconcileEvery is
+	// how often the reconciler runs.
+	CallStaleAfter, CallReconcileEvery time.Duration
+	// JobTimeout bounds a job that sets no timeout of its own;
+	// JobRescueAfter is how long a job may stay running (for example after
+	// its process was killed) before it is rescued and retried. It must
+	// exceed JobTimeout.
+	JobTimeout, JobRescueAfter time.Duration
 	// Mode is "development" (the zero-config default: generated secrets,
 	// webhooks may reach loopback) or "production".
 	Mode            string
@@ -51,6 +68,18 @@ type Config struct {
 	simStepDelay    time.Duration
 	inboundSweep    time.Duration
 }
+
+// Defaults of the recovery timings (the owning packages' own defaults).
+const (
+	// smsSendTimeout bounds one carrier send of an SMS; a send cannot be
+	// declared stale before it could have finished.
+	smsSendTimeout            = 15 * time.Second
+	defaultSMSStaleAfter      = smsSendTimeout + 2*time.Minute
+	defaultCallStaleAfter     = 2 * time.Minute
+	defaultCallReconcileEvery = 30 * time.Second
+	defaultJobTimeout         = time.Minute
+	defaultJobRescueAfter     = 2 * time.Minute
+)
 
 // RealCarrier reports whether the config names a real Telnyx account.
 func (c Config) RealCarrier() bool { return c.TelnyxAPIKey != "" }
@@ -129,6 +158,27 @@ func ParseServe(args []string, env envLookup) (Config, error) {
 	if err := durFlag(&c.PoolCooldown, "pool-cooldown", "PEAKVOICE_POOL_COOLDOWN", 24*time.Hour, "how long a pooled number rests before its next lease"); err != nil {
 		return c, err
 	}
+	for _, d := range []struct {
+		p             *time.Duration
+		name, envName string
+		def           time.Duration
+		usage         string
+	}{
+		{&c.SMSStaleAfter, "sms-stale-after", "PEAKVOICE_SMS_STALE_AFTER", defaultSMSStaleAfter,
+			"how long an SMS send may stay in flight before it is marked failed with outcome_unknown (more than the " + smsSendTimeout.String() + " send timeout)"},
+		{&c.CallStaleAfter, "call-stale-after", "PEAKVOICE_CALL_STALE_AFTER", defaultCallStaleAfter,
+			"how long a live call may go without news before its state is checked with the carrier"},
+		{&c.CallReconcileEvery, "call-reconcile-every", "PEAKVOICE_CALL_RECONCILE_EVERY", defaultCallReconcileEvery,
+			"how often live calls without news are checked with the carrier"},
+		{&c.JobTimeout, "job-timeout", "PEAKVOICE_JOB_TIMEOUT", defaultJobTimeout,
+			"how long a background job may run unless it sets its own limit"},
+		{&c.JobRescueAfter, "job-rescue-after", "PEAKVOICE_JOB_RESCUE_AFTER", defaultJobRescueAfter,
+			"how long a job may stay running (e.g. its process died) before it is retried; more than --job-timeout"},
+	} {
+		if err := durFlag(d.p, d.name, d.envName, d.def, d.usage); err != nil {
+			return c, err
+		}
+	}
 	intFlag := func(p *int, name, envName string, def int, usage string) error {
 		if v, ok := env(envName); ok {
 			n, err := strconv.Atoi(v)
@@ -160,6 +210,17 @@ func ParseServe(args []string, env envLookup) (Config, error) {
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	// Zero means "the default" only to configs built in code; given here,
+	// it would silently do so.
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"sms-stale-after", c.SMSStaleAfter}, {"call-stale-after", c.CallStaleAfter}, {"call-reconcile-every", c.CallReconcileEvery},
+		{"job-timeout", c.JobTimeout}, {"job-rescue-after", c.JobRescueAfter}} {
+		if d.v <= 0 {
+			return c, fmt.Errorf("--%s must be positive", d.name)
+		}
 	}
 	return c, c.validate()
 }
@@ -201,6 +262,16 @@ func (c Config) validate() error {
 	}
 	if c.CallsPerMinute < 0 || c.CallBurst < 0 || c.MaxLiveCalls < 0 {
 		errs = append(errs, errors.New("call limits must not be negative"))
+	}
+	// Zero leaves a timing to its package's default (configs built in code).
+	if c.SMSStaleAfter < 0 || c.CallStaleAfter < 0 || c.CallReconcileEvery < 0 || c.JobTimeout < 0 || c.JobRescueAfter < 0 {
+		errs = append(errs, errors.New("recovery timings must not be negative"))
+	}
+	if c.SMSStaleAfter != 0 && c.SMSStaleAfter <= smsSendTimeout {
+		errs = append(errs, fmt.Errorf("--sms-stale-after must be longer than the %v SMS send timeout", smsSendTimeout))
+	}
+	if c.JobRescueAfter != 0 && c.JobRescueAfter <= cmp.Or(c.JobTimeout, defaultJobTimeout) {
+		errs = append(errs, errors.New("--job-rescue-after must be longer than --job-timeout"))
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		errs = append(errs, err)

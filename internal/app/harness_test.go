@@ -34,7 +34,7 @@ func testConfig(t *testing.T, opts db.Options) Config {
 	}
 	return Config{
 		Addr: "127.0.0.1:0", DataDir: dataDir, DatabaseURL: opts.URL, AllowRegistration: true,
-		LogLevel: "error", LogFormat: "text", ShutdownTimeout: 5 * time.Second, Mode: ModeDevelopment,
+		LogLevel: "error", LogFormat: "text", ShutdownTimeout: 20 * time.Second, Mode: ModeDevelopment,
 		SimAddr: "127.0.0.1:0", TelnyxAPIBase: "https://api.telnyx.com/v2", simStepDelay: 5 * time.Millisecond, inboundSweep: 250 * time.Millisecond,
 		PoolDrain: time.Second, PoolCooldown: time.Second,
 		passwordCostLow: true, webhookSchedule: []time.Duration{0, 100 * time.Millisecond, 300 * time.Millisecond},
@@ -75,7 +75,7 @@ func startServerLogging(t *testing.T, cfg Config, log *slog.Logger) *testServer 
 			if err != nil {
 				t.Errorf("shutdown: %v", err)
 			}
-		case <-time.After(15 * time.Second):
+		case <-time.After(40 * time.Second):
 			t.Error("server did not stop")
 		}
 	}

@@ -1,10 +1,13 @@
 package auth
 
 import (
+	"context"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/peakvoice/peakvoice/internal/db"
 )
 
 // throttle limits sign-in attempts per email and per client address with
@@ -15,6 +18,9 @@ type throttle struct {
 	limit   rate.Limit
 	burst   int
 	buckets map[string]*rate.Limiter
+	// shared, when set (PostgreSQL), keeps the buckets in the database so
+	// that every replica spends from the same ones.
+	shared *db.DB
 }
 
 // maxBuckets bounds memory: past it, buckets that have refilled (and so
@@ -59,4 +65,24 @@ func (t *throttle) allow(email, addr string) (time.Duration, bool) {
 		t.buckets[k].AllowN(now, 1)
 	}
 	return 0, true
+}
+
+// sharedIn makes the throttle keep its buckets in d when d is PostgreSQL,
+// where several replicas must agree; on SQLite (one process) it stays in
+// memory.
+func (t *throttle) sharedIn(d *db.DB) *throttle {
+	if d != nil && d.Dialect == db.Postgres {
+		t.shared = d
+	}
+	return t
+}
+
+// allowCtx is allow with the buckets wherever the throttle keeps them. A
+// database error fails closed for this attempt.
+func (t *throttle) allowCtx(ctx context.Context, email, addr string) (time.Duration, bool, error) {
+	if t.shared == nil {
+		wait, ok := t.allow(email, addr)
+		return wait, ok, nil
+	}
+	return t.shared.TakeTokens(ctx, []string{"login:email:" + email, "login:addr:" + addr}, float64(t.limit), t.burst)
 }

@@ -191,6 +191,7 @@ type Service struct {
 	limits atomic.Pointer[Limits]
 	rate   *rateLimiter
 	broker *broker
+	listen listener
 }
 
 type agentsBox struct{ a Agents }
@@ -210,6 +211,7 @@ func New(cfg Config, reg *jobs.Registry) *Service {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{cfg: cfg, db: cfg.DB, log: cfg.Logger, rate: newRateLimiter(), broker: newBroker()}
+	s.listen.s = s
 	s.SetLimits(cfg.Limits)
 	if cfg.Agents != nil {
 		s.SetAgents(cfg.Agents)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -97,7 +98,7 @@ func (s *Service) Create(ctx context.Context, teamID string, in CreateInput) (Ca
 	if err != nil {
 		return Call{}, false, err
 	}
-	if err := s.admit(ctx, teamID); err != nil {
+	if err := s.admitRate(ctx, teamID); err != nil {
 		return Call{}, false, err
 	}
 	c.requestHash = hash
@@ -105,6 +106,21 @@ func (s *Service) Create(ctx context.Context, teamID string, in CreateInput) (Ca
 		c.IdempotencyKey = &in.IdempotencyKey
 	}
 	err = s.tx(ctx, func(tx *sql.Tx, touched func(string)) error {
+		if err := s.lockTeamCalls(ctx, tx, teamID); err != nil {
+			return err
+		}
+		if in.IdempotencyKey != "" {
+			// A twin request may have committed while this one waited for
+			// the lock: answer with its call, not with the cap.
+			if _, err := callByKey(ctx, tx, teamID, in.IdempotencyKey); err == nil {
+				return errKeyTaken
+			} else if !errors.Is(err, errNotFound) {
+				return err
+			}
+		}
+		if err := s.admitLive(ctx, tx, teamID); err != nil {
+			return err
+		}
 		if err := insertCall(ctx, tx, c); err != nil {
 			return err
 		}
@@ -116,7 +132,7 @@ func (s *Service) Create(ctx context.Context, teamID string, in CreateInput) (Ca
 		// the job finds the call and settles it.
 		return s.enqueue(ctx, tx, dispatchArgs{CallID: c.ID}, dispatchOpts(s.cfg.DialTimeout))
 	})
-	if db.IsUniqueViolation(err) && in.IdempotencyKey != "" {
+	if (errors.Is(err, errKeyTaken) || db.IsUniqueViolation(err)) && in.IdempotencyKey != "" {
 		if prior, err := callByKey(ctx, s.db.W, teamID, in.IdempotencyKey); err == nil {
 			return replay(prior, hash)
 		}
@@ -251,17 +267,52 @@ func suits(n numbers.Number, agent CallAgent) error {
 	return nil
 }
 
-// admit applies the team's limits: the rate of call creation, then the
-// number of calls that have not ended.
-func (s *Service) admit(ctx context.Context, teamID string) error {
+// errKeyTaken ends a create transaction that found its idempotency key
+// already used.
+var errKeyTaken = errors.New("idempotency key taken")
+
+// admitRate spends one of the team's call-creation tokens. On PostgreSQL
+// the bucket is a row shared by every replica; on SQLite (one process) it
+// is kept in memory.
+func (s *Service) admitRate(ctx context.Context, teamID string) error {
 	l := s.currentLimits()
-	if wait, ok := s.rate.take(teamID, l.CallsPerMinute, l.Burst); !ok {
+	var wait time.Duration
+	ok := true
+	if s.db.Dialect == db.Postgres {
+		var err error
+		if wait, ok, err = s.db.TakeTokens(ctx, []string{"calls:" + teamID}, l.CallsPerMinute/60, l.Burst); err != nil {
+			return err
+		}
+	} else {
+		wait, ok = s.rate.take(teamID, l.CallsPerMinute, l.Burst)
+	}
+	if !ok {
 		secs := int(wait.Seconds()) + 1
 		return httpapi.NewError(http.StatusTooManyRequests, CodeRateLimited,
 			fmt.Sprintf("your team is creating calls faster than %g a minute; retry in %d s", l.CallsPerMinute, secs)).
 			WithHeader("Retry-After", strconv.Itoa(secs))
 	}
-	live, err := countLive(ctx, s.db.R, teamID)
+	return nil
+}
+
+// lockTeamCalls serializes, across every replica, the transactions that
+// create calls for a team, until tx ends: the live-call count and the
+// insert that follows it cannot interleave with another creation's. On
+// SQLite every write transaction already runs alone.
+func (s *Service) lockTeamCalls(ctx context.Context, tx *sql.Tx, teamID string) error {
+	if s.db.Dialect != db.Postgres {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('peakvoice.calls.create'), hashtext($1))`, teamID)
+	return err
+}
+
+// admitLive refuses a call when the team already has as many calls under
+// way as it may. It runs in the creating transaction, after lockTeamCalls,
+// so the count includes every call committed before it.
+func (s *Service) admitLive(ctx context.Context, tx *sql.Tx, teamID string) error {
+	l := s.currentLimits()
+	live, err := countLive(ctx, tx, teamID)
 	if err != nil {
 		return err
 	}

@@ -123,12 +123,17 @@ func (s *Service) transition(ctx context.Context, tx *sql.Tx, old string, c *Cal
 }
 
 // tx runs fn in a transaction and, once it commits, wakes the streams of
-// the calls fn touched.
+// the calls fn touched: this process's directly, other replicas' through
+// PostgreSQL notifications sent with the commit.
 func (s *Service) tx(ctx context.Context, fn func(tx *sql.Tx, touched func(callID string)) error) error {
 	var ids []string
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		ids = ids[:0]
-		return fn(tx, func(id string) { ids = append(ids, id) })
+		if err := fn(tx, func(id string) { ids = append(ids, id) }); err != nil {
+			return err
+		}
+		// Other replicas hear of the change when it commits.
+		return s.publishEvents(ctx, tx, ids)
 	})
 	if err == nil {
 		for _, id := range ids {

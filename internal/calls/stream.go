@@ -51,6 +51,21 @@ func (b *broker) notify(callID string) {
 	}
 }
 
+// notifyAll wakes every stream, e.g. after a gap in cross-process
+// notifications during which events may have been committed.
+func (b *broker) notifyAll() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, chans := range b.subs {
+		for ch := range chans {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
 // subscribers counts a call's open streams (for tests).
 func (b *broker) subscribers(callID string) int {
 	b.mu.Lock()
@@ -60,10 +75,6 @@ func (b *broker) subscribers(callID string) int {
 
 // Subscribers reports how many streams follow a call.
 func (s *Service) Subscribers(callID string) int { return s.broker.subscribers(callID) }
-
-// pollEvery re-reads the log even without a wake-up, for events written
-// by another process (another replica, or a job on a restarted server).
-const pollEvery = 2 * time.Second
 
 // finished reports whether a call's stream has nothing more to say: the
 // call ended and its result is settled (or none is coming).
@@ -79,7 +90,9 @@ func (s *Service) stream(ctx context.Context, w io.Writer, flush func() error, c
 	defer cancel()
 	hb := time.NewTicker(s.currentLimits().Heartbeat)
 	defer hb.Stop()
-	poll := time.NewTicker(pollEvery)
+	// The poll re-reads the log even without a wake-up, in case one was
+	// missed (see pollInterval).
+	poll := time.NewTimer(s.pollInterval())
 	defer poll.Stop()
 	if _, err := fmt.Fprintf(w, "retry: 2000\n\n"); err != nil {
 		return err
@@ -113,6 +126,7 @@ func (s *Service) stream(ctx context.Context, w io.Writer, flush func() error, c
 		if finished(cur) && lastID >= cur.eventSeq {
 			return nil
 		}
+		poll.Reset(s.pollInterval())
 		select {
 		case <-ctx.Done():
 			return nil
