@@ -33,10 +33,11 @@ func (w *reconcileWorker) Work(ctx context.Context, _ *river.Job[reconcileArgs])
 
 // Reconcile checks the live calls that have had no news since cutoff and
 // finishes those the carrier says have ended. It returns how many it
-// finished.
+// finished. Dialed calls still queued count too: every callback of a call
+// dialed just before the server went down may have been lost.
 func (s *Service) Reconcile(ctx context.Context, cutoff time.Time) (int, error) {
 	rows, err := s.db.R.QueryContext(ctx, `SELECT `+callCols+` FROM calls
-		WHERE status_rank > $1 AND status_rank < $2 AND provider_call_id IS NOT NULL AND updated_at < $3
+		WHERE status_rank >= $1 AND status_rank < $2 AND provider_call_id IS NOT NULL AND updated_at < $3
 		ORDER BY updated_at LIMIT 200`, statusRank[StatusQueued], terminalRank, cutoff.UTC())
 	stale, err := db.Collect(rows, err, func(r db.Scanner) (Call, error) { return scanCall(r) })
 	if err != nil {
