@@ -398,27 +398,9 @@ func crashSafety(t *testing.T, bin, databaseURL string, seed int64) {
 
 	// A team, its API key, an agent, and one of the carrier's numbers,
 	// bound to the agent; SMS go out from it too.
-	reg := srv.expect(srv.do("POST", "/api/v1/auth/register", map[string]string{
-		"email": "crash@example.com", "password": "correct horse battery staple", "team_name": "Crash",
-	}), http.StatusCreated)
-	key := srv.expect(srv.do("POST", "/api/v1/auth/api-keys", map[string]string{"name": "crash test"},
-		"Authorization", "Bearer "+str(reg.data(t), "access_token")), http.StatusCreated).data(t)
-	auth := []string{"X-API-Key", str(key, "key")}
-	srv.auth = auth
-	agent := srv.expect(srv.do("POST", "/api/v1/agents", map[string]any{
-		"name": "Crash", "instructions": "Remind {{customer_name}} of their 7pm table.",
-		"channels":            []string{"voice_outbound"},
-		"call_brief_contract": map[string]any{"variables": []map[string]any{{"name": "customer_name", "required": true}}},
-	}, auth...), http.StatusCreated).data(t)
+	agent, from := reminderTeam(t, srv, "Crash")
+	auth := srv.auth
 	agentID := str(agent, "id")
-	avail := srv.expect(srv.do("GET", "/api/v1/phone-numbers/available", nil, auth...), http.StatusOK)
-	list, _ := avail.Body["data"].([]any)
-	if len(list) == 0 {
-		t.Fatalf("no numbers available: %s", avail.Raw)
-	}
-	from := str(list[0].(map[string]any), "phone_number")
-	srv.expect(srv.do("POST", "/api/v1/phone-numbers", map[string]any{"phone_number": from, "voice_agent_id": agentID}, auth...),
-		http.StatusCreated)
 
 	items := crashLoad(rng, auth, from, agentID, hooks.srv.URL)
 	q := &crashQueue{fresh: append([]*crashItem{}, items...), total: len(items), finished: make(chan struct{})}

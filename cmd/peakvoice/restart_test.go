@@ -100,30 +100,12 @@ func restartMidCall(t *testing.T, bin, databaseURL string) {
 
 	// A team, an API key, an agent whose brief requires customer_name, and
 	// one of the carrier's numbers bound to it.
-	reg := srv.expect(srv.do("POST", "/api/v1/auth/register", map[string]string{
-		"email": "restart@example.com", "password": "correct horse battery staple", "team_name": "Restart",
-	}), http.StatusCreated)
-	key := srv.expect(srv.do("POST", "/api/v1/auth/api-keys", map[string]string{"name": "restart test"},
-		"Authorization", "Bearer "+str(reg.data(t), "access_token")), http.StatusCreated).data(t)
-	auth := []string{"X-API-Key", str(key, "key")}
-	srv.auth = auth
-	agent := srv.expect(srv.do("POST", "/api/v1/agents", map[string]any{
-		"name": "Reminders", "instructions": "Remind {{customer_name}} of their 7pm table.",
-		"channels":            []string{"voice_outbound"},
-		"call_brief_contract": map[string]any{"variables": []map[string]any{{"name": "customer_name", "required": true}}},
-	}, auth...), http.StatusCreated).data(t)
+	agent, _ := reminderTeam(t, srv, "Restart")
+	auth := srv.auth
 	agentID := str(agent, "id")
 	if s := str(agent, "provider_sync_status"); s != "synced" {
 		t.Fatalf("agent is %s on the carrier, want synced: %v", s, agent)
 	}
-	avail := srv.expect(srv.do("GET", "/api/v1/phone-numbers/available", nil, auth...), http.StatusOK)
-	list, _ := avail.Body["data"].([]any)
-	if len(list) == 0 {
-		t.Fatalf("no numbers available: %s", avail.Raw)
-	}
-	from := str(list[0].(map[string]any), "phone_number")
-	srv.expect(srv.do("POST", "/api/v1/phone-numbers", map[string]any{"phone_number": from, "voice_agent_id": agentID}, auth...),
-		http.StatusCreated)
 
 	// A's callee talks, then stays on the line until the call is ended.
 	const calleeA, calleeB = "+14155550143", "+14155550142"
@@ -803,4 +785,32 @@ func (h *hookSink) badSignatures() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.badSig
+}
+
+// reminderTeam registers a team on srv, gives it an API key (which srv then
+// sends), an agent whose brief requires customer_name, and one of the
+// carrier's numbers bound to that agent. It returns the agent and number.
+func reminderTeam(t *testing.T, srv *procServer, name string) (agent map[string]any, from string) {
+	t.Helper()
+	email := strings.ToLower(name) + "@example.com"
+	reg := srv.expect(srv.do("POST", "/api/v1/auth/register", map[string]string{
+		"email": email, "password": "correct horse battery staple", "team_name": name,
+	}), http.StatusCreated)
+	key := srv.expect(srv.do("POST", "/api/v1/auth/api-keys", map[string]string{"name": name + " test"},
+		"Authorization", "Bearer "+str(reg.data(t), "access_token")), http.StatusCreated).data(t)
+	srv.auth = []string{"X-API-Key", str(key, "key")}
+	agent = srv.expect(srv.do("POST", "/api/v1/agents", map[string]any{
+		"name": name, "instructions": "Remind {{customer_name}} of their 7pm table.",
+		"channels":            []string{"voice_outbound"},
+		"call_brief_contract": map[string]any{"variables": []map[string]any{{"name": "customer_name", "required": true}}},
+	}, srv.auth...), http.StatusCreated).data(t)
+	avail := srv.expect(srv.do("GET", "/api/v1/phone-numbers/available", nil, srv.auth...), http.StatusOK)
+	list, _ := avail.Body["data"].([]any)
+	if len(list) == 0 {
+		t.Fatalf("no numbers available: %s", avail.Raw)
+	}
+	from = str(list[0].(map[string]any), "phone_number")
+	srv.expect(srv.do("POST", "/api/v1/phone-numbers", map[string]any{"phone_number": from, "voice_agent_id": str(agent, "id")},
+		srv.auth...), http.StatusCreated)
+	return agent, from
 }
