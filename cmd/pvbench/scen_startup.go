@@ -19,14 +19,10 @@ import (
 func scenStartup(ctx context.Context, o *options, p *printer) error {
 	bin := o.binary
 	if bin == "" {
-		bin = filepath.Join(o.tmp, "peakvoice")
-		start := time.Now()
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/peakvoice/peakvoice/cmd/peakvoice")
-		cmd.Stderr = os.Stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("build peakvoice (or pass --peakvoice-bin): %w", err)
+		var err error
+		if bin, err = buildPeakvoice(ctx, o.tmp, p); err != nil {
+			return err
 		}
-		p.logf("built %s in %s", bin, time.Since(start).Round(time.Millisecond))
 	}
 	st, err := os.Stat(bin)
 	if err != nil {

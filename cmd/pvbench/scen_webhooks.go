@@ -23,6 +23,7 @@ type sink struct {
 	got  map[string]int
 	lat  map[string][]time.Duration
 	last map[string]time.Time
+	ids  map[string]map[string]struct{} // distinct event_ids per path
 }
 
 func startSink() (*sink, error) {
@@ -30,17 +31,25 @@ func startSink() (*sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &sink{url: "http://" + ln.Addr().String(), got: map[string]int{}, lat: map[string][]time.Duration{}, last: map[string]time.Time{}}
+	s := &sink{url: "http://" + ln.Addr().String(), got: map[string]int{}, lat: map[string][]time.Duration{}, last: map[string]time.Time{},
+		ids: map[string]map[string]struct{}{}}
 	s.srv = &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		now := time.Now()
 		var env struct {
+			EventID    string    `json:"event_id"`
 			OccurredAt time.Time `json:"occurred_at"`
 		}
 		_ = json.Unmarshal(b, &env)
 		s.mu.Lock()
 		s.got[r.URL.Path]++
 		s.last[r.URL.Path] = now
+		if env.EventID != "" {
+			if s.ids[r.URL.Path] == nil {
+				s.ids[r.URL.Path] = map[string]struct{}{}
+			}
+			s.ids[r.URL.Path][env.EventID] = struct{}{}
+		}
 		if !env.OccurredAt.IsZero() {
 			s.lat[r.URL.Path] = append(s.lat[r.URL.Path], now.Sub(env.OccurredAt))
 		}
@@ -57,6 +66,13 @@ func (s *sink) count(path string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.got[path]
+}
+
+// distinct is how many different events path has received.
+func (s *sink) distinct(path string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.ids[path])
 }
 
 // waitFor waits until path has received n deliveries or limit passes.

@@ -165,8 +165,9 @@ var callStatus = map[string]string{
 
 // CallStatusWebhook is the endpoint Telnyx posts TeXML status callbacks
 // (form-encoded) to. The signature is checked over the raw body first;
-// forged or stale requests get 401 and change nothing. A 503 asks Telnyx
-// to deliver again, for a call whose dial is still being recorded.
+// forged or stale requests get 401 and change nothing. A callback for a
+// call whose dial is still being recorded waits briefly for it; if the
+// dial is still not recorded, a 503 asks Telnyx to deliver again.
 func CallStatusWebhook(v *telnyx.Verifier, sink CallStatuses, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := v.ReadVerified(r, time.Now())
@@ -192,7 +193,7 @@ func CallStatusWebhook(v *telnyx.Verifier, sink CallStatuses, log *slog.Logger) 
 		if t, err := time.Parse(time.RFC3339Nano, cb.Values.Get("AnsweredTime")); err == nil {
 			u.AnsweredAt = t
 		}
-		err = sink.ApplyStatus(r.Context(), u)
+		err = applySoon(r.Context(), func() error { return sink.ApplyStatus(r.Context(), u) }, calls.IsRetryLater)
 		switch {
 		case err == nil:
 			w.WriteHeader(http.StatusNoContent)

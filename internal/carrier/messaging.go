@@ -84,7 +84,7 @@ func MessagingWebhook(v *telnyx.Verifier, sink MessageEvents, log *slog.Logger) 
 					u.ErrorDetail = msg.Errors[0].Detail
 				}
 			}
-			err = sink.ApplyStatus(r.Context(), ev.ID, ev.Type, u)
+			err = applySoon(r.Context(), func() error { return sink.ApplyStatus(r.Context(), ev.ID, ev.Type, u) }, messaging.IsRetryLater)
 		}
 		switch {
 		case err == nil:
