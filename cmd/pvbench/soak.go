@@ -93,7 +93,7 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	raiseFileLimit()
+	limit := raiseFileLimit()
 	tmp, err := os.MkdirTemp(o.tmp, "pvsoak-")
 	if err != nil {
 		return err
@@ -103,7 +103,7 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		defer os.RemoveAll(tmp)
 	}
 	p := newPrinter(stdout)
-	printMachine(p, &options{duration: o.duration, scenarios: []string{"soak"}, engines: o.engines}, 0)
+	printMachine(p, &options{duration: o.duration, scenarios: []string{"soak"}, engines: o.engines}, limit)
 	p.logf("soak: %.0f ops/s for %s, samples every %s", o.rate, o.duration, o.sample)
 	bin := o.binary
 	if bin == "" {
