@@ -82,3 +82,28 @@ func TestHostileInput(t *testing.T) {
 	}
 	res.Body.Close()
 }
+
+// TestSlowHeadersAreCutOff: a client that starts a request and never
+// finishes its headers (slowloris) loses the connection once the header
+// timeout passes; it cannot hold a connection and a goroutine forever.
+func TestSlowHeadersAreCutOff(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, testConfig(t, dbOptionsSQLite(t)))
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, _ = io.WriteString(conn, "GET /api/v1/auth/me HTTP/1.1\r\nHost: x\r\nX-Slow: a")
+	_ = conn.SetReadDeadline(time.Now().Add(45 * time.Second))
+	start := time.Now()
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	t.Logf("slow-header client: %q %v after %s", line, err, time.Since(start).Round(time.Millisecond))
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("a client that never finished its headers held the connection for 45 s")
+	}
+	if err == nil && !strings.HasPrefix(line, "HTTP/1.1 4") {
+		t.Fatalf("slow-header client got %q", line)
+	}
+	s.do("GET", "/healthz", nil).expect(t, 200)
+}
