@@ -170,27 +170,27 @@ func TestRegistrationCanBeSwitchedOff(t *testing.T) {
 }
 
 func TestLoginIsThrottled(t *testing.T) {
-	t.Parallel()
-	s := startServer(t, testConfig(t, dbOptionsSQLite(t)))
-	acc := s.register(t, "ada@example.com")
-	var last reply
-	for i := range 20 {
-		last = s.do("POST", "/api/v1/auth/login", map[string]string{"email": acc.email, "password": "guess " + strconv.Itoa(i)})
-		if last.Status == http.StatusTooManyRequests {
-			break
+	eachServer(t, func(t *testing.T, s *testServer) {
+		acc := s.register(t, "ada@example.com")
+		var last reply
+		for i := range 20 {
+			last = s.do("POST", "/api/v1/auth/login", map[string]string{"email": acc.email, "password": "guess " + strconv.Itoa(i)})
+			if last.Status == http.StatusTooManyRequests {
+				break
+			}
+			last.expect(t, http.StatusUnauthorized)
 		}
-		last.expect(t, http.StatusUnauthorized)
-	}
-	if last.Status != http.StatusTooManyRequests {
-		t.Fatal("20 wrong passwords in a row were never throttled")
-	}
-	if c := last.errCode(t); c != "too_many_login_attempts" {
-		t.Fatalf("code %q", c)
-	}
-	if ra, err := strconv.Atoi(last.Header.Get("Retry-After")); err != nil || ra < 1 {
-		t.Fatalf("Retry-After %q", last.Header.Get("Retry-After"))
-	}
-	// While throttled, even the right password is refused: the bucket, not
-	// the answer, decides.
-	s.do("POST", "/api/v1/auth/login", map[string]string{"email": acc.email, "password": acc.password}).expect(t, http.StatusTooManyRequests)
+		if last.Status != http.StatusTooManyRequests {
+			t.Fatal("20 wrong passwords in a row were never throttled")
+		}
+		if c := last.errCode(t); c != "too_many_login_attempts" {
+			t.Fatalf("code %q", c)
+		}
+		if ra, err := strconv.Atoi(last.Header.Get("Retry-After")); err != nil || ra < 1 {
+			t.Fatalf("Retry-After %q", last.Header.Get("Retry-After"))
+		}
+		// While throttled, even the right password is refused: the bucket, not
+		// the answer, decides.
+		s.do("POST", "/api/v1/auth/login", map[string]string{"email": acc.email, "password": acc.password}).expect(t, http.StatusTooManyRequests)
+	})
 }

@@ -76,7 +76,7 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, db: cfg.DB, jwt: signer, throttle: newThrottle(cfg.LoginRate, cfg.LoginBurst),
+	return &Service{cfg: cfg, db: cfg.DB, jwt: signer, throttle: newThrottle(cfg.LoginRate, cfg.LoginBurst).sharedIn(cfg.DB),
 		dummyHash: dummy, log: cfg.Logger}, nil
 }
 
@@ -137,10 +137,15 @@ func (s *Service) Register(ctx context.Context, email, password, teamName string
 }
 
 // Login checks a password and signs the user in. Attempts are throttled per
-// email and per client address.
+// email and per client address; on PostgreSQL the buckets live in the
+// database, so every replica spends from the same ones.
 func (s *Service) Login(ctx context.Context, email, password, clientAddr string) (Tokens, error) {
 	email = normalizeEmail(email)
-	if wait, ok := s.throttle.allow(email, clientAddr); !ok {
+	wait, ok, err := s.throttle.allowCtx(ctx, email, clientAddr)
+	if err != nil {
+		return Tokens{}, fmt.Errorf("sign-in throttle: %w", err)
+	}
+	if !ok {
 		secs := int(wait.Seconds() + 0.999)
 		return Tokens{}, httpapi.NewError(http.StatusTooManyRequests, CodeTooManyLogins,
 			"too many sign-in attempts; wait and try again").WithHeader("Retry-After", fmt.Sprint(max(secs, 1)))
