@@ -200,6 +200,8 @@ func CallStatusWebhook(v *telnyx.Verifier, sink CallStatuses, log *slog.Logger) 
 		case calls.IsRetryLater(err):
 			w.Header().Set("Retry-After", "1")
 			httpapi.WriteError(w, httpapi.NewError(http.StatusServiceUnavailable, httpapi.CodeUnavailable, "not ready for this event yet; deliver it again"))
+		case httpapi.Ended(r.Context(), err):
+			httpapi.WriteError(w, httpapi.Interrupted()) // the carrier gave up waiting; it delivers again
 		default:
 			log.ErrorContext(r.Context(), "apply call status callback", "status", cb.CallStatus, "err", err)
 			httpapi.WriteError(w, httpapi.Internal())
