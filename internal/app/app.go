@@ -158,7 +158,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		CarrierWebhookURL: a.PublicURL + carrierMessagingPath,
 		SendTimeout:       smsSendTimeout,
 		StaleAfter:        cfg.SMSStaleAfter,
-		Logger:            log.With("component", "sms"),
+		ReconcileAfter:    cfg.SMSReconcileAfter, ReconcileEvery: cfg.SMSReconcileEvery,
+		Logger: log.With("component", "sms"),
 	}, reg)
 	a.Agents, err = agents.New(agents.Config{
 		DB: d, Runtime: carrier.NewAssistantRuntime(a.Carrier), PublicURL: a.PublicURL, AllowPrivate: dev,

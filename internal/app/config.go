@@ -50,6 +50,10 @@ type Config struct {
 	// carrier before the reconciler asks about it; CallReconcileEvery is
 	// how often the reconciler runs.
 	CallStaleAfter, CallReconcileEvery time.Duration
+	// SMSReconcileAfter is how long an outbound SMS's delivery state may
+	// stand still before the carrier is asked about it;
+	// SMSReconcileEvery is how often that check runs.
+	SMSReconcileAfter, SMSReconcileEvery time.Duration
 	// JobTimeout bounds a job that sets no timeout of its own;
 	// JobRescueAfter is how long a job may stay running (for example after
 	// its process was killed) before it is rescued and retried. It must
@@ -77,6 +81,8 @@ const (
 	defaultSMSStaleAfter      = smsSendTimeout + 2*time.Minute
 	defaultCallStaleAfter     = 2 * time.Minute
 	defaultCallReconcileEvery = 30 * time.Second
+	defaultSMSReconcileAfter  = 10 * time.Minute
+	defaultSMSReconcileEvery  = time.Minute
 	defaultJobTimeout         = time.Minute
 	defaultJobRescueAfter     = 2 * time.Minute
 )
@@ -170,6 +176,10 @@ func ParseServe(args []string, env envLookup) (Config, error) {
 			"how long a live call may go without news before its state is checked with the carrier"},
 		{&c.CallReconcileEvery, "call-reconcile-every", "PEAKVOICE_CALL_RECONCILE_EVERY", defaultCallReconcileEvery,
 			"how often live calls without news are checked with the carrier"},
+		{&c.SMSReconcileAfter, "sms-reconcile-after", "PEAKVOICE_SMS_RECONCILE_AFTER", defaultSMSReconcileAfter,
+			"how long an SMS's delivery state may stand still before it is checked with the carrier"},
+		{&c.SMSReconcileEvery, "sms-reconcile-every", "PEAKVOICE_SMS_RECONCILE_EVERY", defaultSMSReconcileEvery,
+			"how often SMS whose state stands still are checked with the carrier"},
 		{&c.JobTimeout, "job-timeout", "PEAKVOICE_JOB_TIMEOUT", defaultJobTimeout,
 			"how long a background job may run unless it sets its own limit"},
 		{&c.JobRescueAfter, "job-rescue-after", "PEAKVOICE_JOB_RESCUE_AFTER", defaultJobRescueAfter,
@@ -217,6 +227,7 @@ func ParseServe(args []string, env envLookup) (Config, error) {
 		name string
 		v    time.Duration
 	}{{"sms-stale-after", c.SMSStaleAfter}, {"call-stale-after", c.CallStaleAfter}, {"call-reconcile-every", c.CallReconcileEvery},
+		{"sms-reconcile-after", c.SMSReconcileAfter}, {"sms-reconcile-every", c.SMSReconcileEvery},
 		{"job-timeout", c.JobTimeout}, {"job-rescue-after", c.JobRescueAfter}} {
 		if d.v <= 0 {
 			return c, fmt.Errorf("--%s must be positive", d.name)

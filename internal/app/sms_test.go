@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peakvoice/peakvoice/internal/db/dbtest"
 	"github.com/peakvoice/peakvoice/internal/telnyxsim"
 )
 
@@ -390,5 +391,58 @@ func TestCarrierWebhookRejectsForgeries(t *testing.T) {
 	_ = s.app.DB.R.QueryRow(`SELECT COUNT(*) FROM carrier_events`).Scan(&n)
 	if n != 0 {
 		t.Fatalf("%d carrier events stored from forgeries", n)
+	}
+}
+
+// TestLostSMSEventsAreReconciled: the carrier's events for a message are
+// all lost (the simulator drops them), so the message stays where the send
+// left it until the reconciler asks the carrier, which moves it to
+// delivered and sends the customer's sms.delivered webhook, once.
+func TestLostSMSEventsAreReconciled(t *testing.T) {
+	t.Parallel()
+	for _, e := range dbtest.Engines() {
+		t.Run(e.Name, func(t *testing.T) {
+			t.Parallel()
+			cfg := testConfig(t, e.Options(t))
+			cfg.SMSReconcileAfter, cfg.SMSReconcileEvery = 2*time.Second, 500*time.Millisecond
+			s := startServer(t, cfg)
+			ada := s.register(t, "ada@example.com")
+			pnID, _ := s.claimNumber(t, ada)
+			sink := newEventSink(t)
+			if _, err := s.app.Sim.AddFault(telnyxsim.Fault{Kind: telnyxsim.FaultDropWebhooks, Count: 10}); err != nil {
+				t.Fatal(err)
+			}
+			m := s.do("POST", "/api/v1/sms/send", map[string]any{"to": "+14155550142", "text": "Your order shipped",
+				"idempotency_key": "lost-1", "phone_number_id": pnID, "webhook_url": sink.srv.URL}, bearer(ada.access)...).expect(t, 201).data(t)
+			id := m["id"].(string)
+			if m["status"] == "delivered" {
+				t.Fatal("delivered before any event could arrive")
+			}
+			got := s.waitMessage(t, ada, id, "delivered")
+			if got["delivered_at"] == nil {
+				t.Fatalf("delivered without delivered_at: %v", got)
+			}
+			dropped := 0
+			for _, d := range s.app.Sim.Deliveries() {
+				if strings.Contains(d.Error, "drop_webhooks") {
+					dropped++
+				}
+			}
+			if dropped == 0 {
+				t.Fatal("the simulator dropped no events; the test proves nothing")
+			}
+			sink.waitFor(t, "sms.delivered")
+			// Later passes find nothing to do: the webhook went out once.
+			time.Sleep(1500 * time.Millisecond)
+			n := 0
+			for _, typ := range sink.types() {
+				if typ == "sms.delivered" {
+					n++
+				}
+			}
+			if n != 1 {
+				t.Fatalf("sms.delivered arrived %d times", n)
+			}
+		})
 	}
 }

@@ -27,6 +27,35 @@ func (m Messages) SendMessage(ctx context.Context, o messaging.Outbound) (messag
 	return messaging.Accepted{ProviderID: msg.ID, Status: msg.Status(), Parts: msg.Parts}, nil
 }
 
+var _ messaging.StatusChecker = Messages{}
+
+// MessageStatus asks Telnyx where a message stands, for the reconciler.
+func (m Messages) MessageStatus(ctx context.Context, providerID string) (messaging.StatusUpdate, error) {
+	msg, err := m.C.GetMessage(ctx, providerID)
+	if err != nil {
+		return messaging.StatusUpdate{}, wrap(err)
+	}
+	// The record says when the message was finalized or sent; that, not
+	// the moment we asked, is when its state changed.
+	at := msg.CompletedAt
+	if at.IsZero() {
+		at = msg.SentAt
+	}
+	return statusUpdate(msg, at), nil
+}
+
+// statusUpdate is what a Telnyx message record says about its state.
+func statusUpdate(msg *telnyx.Message, at time.Time) messaging.StatusUpdate {
+	u := messaging.StatusUpdate{ProviderID: msg.ID, Status: msg.Status(), Parts: msg.Parts, At: at}
+	if len(msg.Errors) > 0 {
+		u.ErrorCode, u.ErrorDetail = msg.Errors[0].Code, msg.Errors[0].Title
+		if msg.Errors[0].Detail != "" {
+			u.ErrorDetail = msg.Errors[0].Detail
+		}
+	}
+	return u
+}
+
 // MessageEvents applies verified carrier message events.
 type MessageEvents interface {
 	ApplyStatus(ctx context.Context, eventID, eventType string, u messaging.StatusUpdate) error
@@ -77,13 +106,7 @@ func MessagingWebhook(v *telnyx.Verifier, sink MessageEvents, log *slog.Logger) 
 			}
 			err = sink.Receive(r.Context(), ev.ID, in)
 		} else {
-			u := messaging.StatusUpdate{ProviderID: msg.ID, Status: msg.Status(), Parts: msg.Parts, At: ev.OccurredAt}
-			if len(msg.Errors) > 0 {
-				u.ErrorCode, u.ErrorDetail = msg.Errors[0].Code, msg.Errors[0].Title
-				if msg.Errors[0].Detail != "" {
-					u.ErrorDetail = msg.Errors[0].Detail
-				}
-			}
+			u := statusUpdate(msg, ev.OccurredAt)
 			err = applySoon(r.Context(), func() error { return sink.ApplyStatus(r.Context(), ev.ID, ev.Type, u) }, messaging.IsRetryLater)
 		}
 		switch {

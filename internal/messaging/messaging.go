@@ -53,7 +53,12 @@ type Config struct {
 	// StaleAfter is how long a send may stay in flight before the sweeper
 	// declares its outcome unknown (default 2 min; must exceed SendTimeout).
 	StaleAfter time.Duration
-	Logger     *slog.Logger
+	// ReconcileAfter is how long an outbound message's state may stand
+	// still before the reconciler asks the carrier about it (default
+	// 10 min); ReconcileEvery is how often it looks (default 1 min). The
+	// reconciler runs only when Carrier is also a StatusChecker.
+	ReconcileAfter, ReconcileEvery time.Duration
+	Logger                         *slog.Logger
 }
 
 // Service is the messaging domain.
@@ -74,9 +79,19 @@ func New(cfg Config, reg *jobs.Registry) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.ReconcileAfter <= 0 {
+		cfg.ReconcileAfter = defaultReconcileAfter
+	}
+	if cfg.ReconcileEvery <= 0 {
+		cfg.ReconcileEvery = defaultReconcileEvery
+	}
 	s := &Service{cfg: cfg, db: cfg.DB, log: cfg.Logger}
 	jobs.Register(reg, &sweepWorker{s: s})
 	reg.Every(30*time.Second, func() river.JobArgs { return sweepArgs{} })
+	if _, ok := cfg.Carrier.(StatusChecker); ok {
+		jobs.Register(reg, &reconcileWorker{s: s})
+		reg.Every(cfg.ReconcileEvery, func() river.JobArgs { return reconcileArgs{} })
+	}
 	return s
 }
 

@@ -25,6 +25,10 @@ const (
 	// FaultReorderWebhooks holds each of the next Count webhooks back and
 	// delivers it after the following webhook of the same message or call.
 	FaultReorderWebhooks = "reorder_webhooks"
+	// FaultDropWebhooks never delivers the next Count webhooks, as if the
+	// carrier had given up on them: the state they report still changes
+	// and can be read through the API.
+	FaultDropWebhooks = "drop_webhooks"
 )
 
 // Fault is an armed fault. Request faults (status, latency, unreachable)
@@ -60,7 +64,7 @@ func (f *Fault) validate() string {
 		if f.LatencyMS <= 0 {
 			return "latency_ms must be positive"
 		}
-	case FaultUnreachable, FaultDuplicateWebhooks, FaultReorderWebhooks:
+	case FaultUnreachable, FaultDuplicateWebhooks, FaultReorderWebhooks, FaultDropWebhooks:
 	default:
 		return "kind must be one of status, latency, unreachable, duplicate_webhooks, reorder_webhooks"
 	}

@@ -162,6 +162,13 @@ func (o *outbox) send(ctx context.Context, wh webhook) {
 	if len(wh.urls) == 0 {
 		return
 	}
+	if o.s.takeWebhookFault(FaultDropWebhooks) {
+		o.s.mu.Lock()
+		o.s.st.deliveries = append(o.s.st.deliveries, Delivery{Kind: wh.kind, EventID: wh.eventID, URL: wh.urls[0],
+			At: fmtMS(o.s.now()), Error: "dropped by a drop_webhooks fault"})
+		o.s.mu.Unlock()
+		return
+	}
 	if o.held == nil && o.s.takeWebhookFault(FaultReorderWebhooks) {
 		o.held = &wh
 		return
