@@ -64,24 +64,18 @@ type deliverWorker struct {
 	s *Service
 }
 
-// errAttemptFailed asks the queue to retry on the schedule.
-var errAttemptFailed = errors.New("webhook attempt failed")
-
 // Timeout leaves room for the HTTP attempt and the bookkeeping around it.
 func (w *deliverWorker) Timeout(*river.Job[deliverArgs]) time.Duration {
 	return w.s.cfg.Timeout + 20*time.Second
 }
 
-// NextRetry places attempt n+1 at its offset from the schedule.
-func (w *deliverWorker) NextRetry(j *river.Job[deliverArgs]) time.Time {
-	sched := w.s.cfg.Schedule
-	n := j.Attempt // the attempt that just failed, from 1
-	if n < 1 || n >= len(sched) {
-		return time.Now().Add(sched[len(sched)-1])
-	}
-	return time.Now().Add(sched[n] - sched[n-1])
-}
-
+// Work makes the next attempt of a delivery's round. Which attempt it is
+// comes from the attempt log, not from the queue's run count: a run cut
+// off by a crash is rescued and run again by the queue, and then makes
+// the attempt that was lost, even when that was the last one. Between
+// attempts the job snoozes until the schedule's next offset, which does
+// not spend the queue's attempts; those are left for rescues and for
+// errors in the bookkeeping itself.
 func (w *deliverWorker) Work(ctx context.Context, j *river.Job[deliverArgs]) error {
 	s := w.s
 	d, body, err := deliveryForAttempt(ctx, s.db.R, j.Args.DeliveryID)
@@ -94,18 +88,31 @@ func (w *deliverWorker) Work(ctx context.Context, j *river.Job[deliverArgs]) err
 	if d.Round != j.Args.Round || d.Status == StatusSucceeded || d.Status == StatusFailed {
 		return nil // superseded by a newer round, or already finished
 	}
+	made, err := attemptsInRound(ctx, s.db.R, d.ID, d.Round)
+	if err != nil {
+		return err
+	}
+	sched := s.cfg.Schedule
+	if made >= len(sched) {
+		// Every attempt is recorded. The last one sets the final status in
+		// the same transaction, so this is only a guard: settle the round
+		// rather than attempt beyond the schedule.
+		return s.db.Tx(ctx, func(tx *sql.Tx) error { return settleRound(ctx, tx, d, StatusFailed) })
+	}
 	a := s.attempt(ctx, d, body)
-	a.Attempt = j.Attempt
-	last := j.Attempt >= len(s.cfg.Schedule)
+	a.Attempt = made + 1
+	last := a.Attempt >= len(sched)
 	status := StatusRetrying
 	var next *time.Time
+	var wait time.Duration
 	switch {
 	case a.Succeeded:
 		status = StatusSucceeded
 	case last:
 		status = StatusFailed
 	default:
-		t := w.NextRetry(j)
+		wait = max(sched[a.Attempt]-sched[a.Attempt-1], 0)
+		t := time.Now().Add(wait)
 		next = &t
 	}
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
@@ -117,7 +124,7 @@ func (w *deliverWorker) Work(ctx context.Context, j *river.Job[deliverArgs]) err
 	if a.Succeeded || last {
 		return nil
 	}
-	return errAttemptFailed
+	return river.JobSnooze(wait)
 }
 
 // Attempt is one POST of a delivery.

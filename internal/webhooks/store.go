@@ -112,6 +112,22 @@ func recordAttempt(ctx context.Context, tx *sql.Tx, d delivery, a Attempt, statu
 }
 
 // startRound begins a redelivery round and returns its number.
+// attemptsInRound counts the attempts recorded for a delivery's round.
+func attemptsInRound(ctx context.Context, q db.Querier, id string, round int) (int, error) {
+	var n int
+	err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM webhook_attempts WHERE delivery_id = $1 AND round = $2`, id, round).Scan(&n)
+	return n, err
+}
+
+// settleRound gives a delivery's round its final status without an
+// attempt, when its attempts are all recorded but the status is not.
+func settleRound(ctx context.Context, tx *sql.Tx, d delivery, status string) error {
+	now := db.Now()
+	_, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET status = $1, next_attempt_at = NULL, updated_at = $2,
+		completed_at = $2 WHERE id = $3 AND round = $4`, status, now, d.ID, d.Round)
+	return err
+}
+
 func startRound(ctx context.Context, tx *sql.Tx, id string, now time.Time) (int, error) {
 	var round int
 	err := tx.QueryRowContext(ctx, `UPDATE webhook_deliveries SET round = round + 1, status = $1,

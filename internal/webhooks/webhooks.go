@@ -142,9 +142,16 @@ func (s *Service) enqueue(ctx context.Context, tx *sql.Tx, deliveryID string, ro
 		return errors.New("webhooks: no job queue")
 	}
 	_, err := s.queue.Enqueue(ctx, tx, deliverArgs{DeliveryID: deliveryID, Round: round},
-		&river.InsertOpts{MaxAttempts: len(s.cfg.Schedule)})
+		// Attempts on the schedule snooze between runs and do not count
+		// here; these are for rescues after a crash and bookkeeping errors.
+		&river.InsertOpts{MaxAttempts: len(s.cfg.Schedule) + rescueRuns})
 	return err
 }
+
+// rescueRuns is how many runs of a delivery job may end without recording
+// an attempt (a crash mid-attempt, a database error) before the queue
+// gives up on it.
+const rescueRuns = 5
 
 // Delivery statuses.
 const (

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/peakvoice/peakvoice/internal/db"
 	"github.com/peakvoice/peakvoice/internal/db/dbtest"
@@ -372,4 +374,62 @@ func TestSlowReceiverTimesOut(t *testing.T) {
 	if a.Succeeded || a.StatusCode != nil || a.Error != "timed out" {
 		t.Fatalf("attempt %+v", a)
 	}
+}
+
+// TestRescuedRunMakesTheLostAttempt: a process died during a delivery's
+// last attempt, so that attempt was never recorded, and the queue rescues
+// the job on a later run. That run makes the third attempt — the one that
+// was lost — instead of being discarded or counting itself as a fourth.
+func TestRescuedRunMakesTheLostAttempt(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		for _, reply := range []int{500, 204} {
+			s := setup(t, d, false) // no queue running: the test plays the queue's part
+			team := seedTeam(t, d)
+			rcv := newReceiver(t, reply)
+			ev := emit(t, s, team, rcv.srv.URL)
+			var dl delivery
+			var err error
+			if err = d.R.QueryRow(`SELECT id FROM webhook_deliveries WHERE event_id = $1`, ev.ID).Scan(&dl.ID); err != nil {
+				t.Fatal(err)
+			}
+			dl, _, err = deliveryForAttempt(context.Background(), d.R, dl.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Attempts 1 and 2 happened and failed; attempt 3 was cut off.
+			for n := 1; n <= 2; n++ {
+				code := 503
+				next := time.Now().Add(time.Second)
+				a := Attempt{ID: uuid.NewString(), Round: 1, Attempt: n, StartedAt: db.Now(), StatusCode: &code, Error: "receiver answered 503"}
+				if err := d.Tx(context.Background(), func(tx *sql.Tx) error { return recordAttempt(context.Background(), tx, dl, a, StatusRetrying, &next) }); err != nil {
+					t.Fatal(err)
+				}
+			}
+			w := &deliverWorker{s: s}
+			job := &river.Job[deliverArgs]{JobRow: &rivertype.JobRow{Attempt: 4}, Args: deliverArgs{DeliveryID: dl.ID, Round: 1}}
+			if err := w.Work(context.Background(), job); err != nil {
+				t.Fatalf("rescued run: %v", err)
+			}
+			if n := len(rcv.snapshot()); n != 1 {
+				t.Fatalf("receiver saw %d requests, want the one lost attempt", n)
+			}
+			want := StatusFailed
+			if reply == 204 {
+				want = StatusSucceeded
+			}
+			detail, err := s.EventDetail(context.Background(), team, ev.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := detail.Deliveries[0]
+			if got.Status != want || got.AttemptCount != 3 || len(got.Attempts) != 3 || got.Attempts[len(got.Attempts)-1].Attempt != 3 {
+				t.Fatalf("reply %d: status %s, %d attempts %+v; want %s after attempt 3", reply, got.Status, got.AttemptCount, got.Attempts, want)
+			}
+			// Another run (a duplicate rescue) attempts nothing more.
+			if err := w.Work(context.Background(), job); err != nil || len(rcv.snapshot()) != 1 {
+				t.Fatalf("second run: %v, receiver saw %d", err, len(rcv.snapshot()))
+			}
+		}
+	})
 }
