@@ -80,6 +80,7 @@ func startInProcess(ctx context.Context, o *options, engine string) (*target, er
 		Mode: app.ModeDevelopment, SimAddr: "127.0.0.1:0", TelnyxAPIBase: "https://api.telnyx.com/v2",
 		PoolDrain: time.Hour, PoolCooldown: 24 * time.Hour,
 		CallsPerMinute: 1e7, CallBurst: 1_000_000, MaxLiveCalls: 1_000_000,
+		TeamRate: -1, TeamInFlight: -1, // one bench team stands in for many
 		LogLevel: "error", LogFormat: "text", ShutdownTimeout: 10 * time.Second,
 	}
 	runCtx, cancel := context.WithCancel(ctx)

@@ -213,6 +213,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	a.HTTP = httpapi.New(httpapi.Config{
 		Title: "Peak Voice API", Version: Version, Logger: log,
 		Auth: a.Auth, Metrics: a.Metrics, Ready: a.ready, Guide: guide,
+		TeamLimits: httpapi.TeamLimits{Rate: cfg.TeamRate, Burst: cfg.TeamBurst, InFlight: cfg.TeamInFlight},
 	})
 	a.Auth.Routes(a.HTTP.API)
 	a.Webhooks.Routes(a.HTTP.API)

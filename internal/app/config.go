@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/peakvoice/peakvoice/internal/httpapi"
 )
 
 // Config is everything `peakvoice serve` can be told. Each field has a flag
@@ -39,6 +41,12 @@ type Config struct {
 	CallsPerMinute float64
 	CallBurst      int
 	MaxLiveCalls   int
+	// Per-team request limits of this process: requests per second, the
+	// burst allowed at once, and requests in progress at once (streams
+	// excepted). Zero takes httpapi's defaults; negative switches a limit
+	// off. On the command line, 0 switches it off.
+	TeamRate                float64
+	TeamBurst, TeamInFlight int
 	// Recovery timings: how soon work left behind by a process that died
 	// is noticed and finished. Zero means the owning package's default;
 	// ParseServe fills in the same defaults explicitly. Tests shorten them.
@@ -215,8 +223,30 @@ func ParseServe(args []string, env envLookup) (Config, error) {
 	if err := intFlag(&c.MaxLiveCalls, "max-live-calls", "PEAKVOICE_MAX_LIVE_CALLS", 20, "calls a team may have in progress at once"); err != nil {
 		return c, err
 	}
+	teamRate := float64(httpapi.DefaultTeamRate)
+	if v, ok := env("PEAKVOICE_TEAM_RATE"); ok {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return c, fmt.Errorf("PEAKVOICE_TEAM_RATE: %w", err)
+		}
+		teamRate = f
+	}
+	fs.Float64Var(&c.TeamRate, "team-rate", teamRate, "requests per second one team may make to this process; 0: no limit (env PEAKVOICE_TEAM_RATE)")
+	if err := intFlag(&c.TeamBurst, "team-burst", "PEAKVOICE_TEAM_BURST", httpapi.DefaultTeamBurst, "requests one team may make at once before --team-rate applies"); err != nil {
+		return c, err
+	}
+	if err := intFlag(&c.TeamInFlight, "team-in-flight", "PEAKVOICE_TEAM_IN_FLIGHT", httpapi.DefaultTeamInFlight, "requests one team may have in progress at once, event streams not counted; 0: no limit"); err != nil {
+		return c, err
+	}
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	// On the command line 0 means "no limit"; in Config it means "the default".
+	if c.TeamRate == 0 {
+		c.TeamRate = -1
+	}
+	if c.TeamInFlight == 0 {
+		c.TeamInFlight = -1
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))

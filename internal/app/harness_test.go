@@ -37,6 +37,8 @@ func testConfig(t *testing.T, opts db.Options) Config {
 		LogLevel: "error", LogFormat: "text", ShutdownTimeout: 20 * time.Second, Mode: ModeDevelopment,
 		SimAddr: "127.0.0.1:0", TelnyxAPIBase: "https://api.telnyx.com/v2", simStepDelay: 5 * time.Millisecond, inboundSweep: 250 * time.Millisecond,
 		PoolDrain: time.Second, PoolCooldown: time.Second,
+		// The per-team request limits are off here; TestTeamLimits turns them on.
+		TeamRate: -1, TeamInFlight: -1,
 		passwordCostLow: true, webhookSchedule: []time.Duration{0, 100 * time.Millisecond, 300 * time.Millisecond},
 	}
 }

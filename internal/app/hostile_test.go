@@ -7,8 +7,11 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/peakvoice/peakvoice/internal/telnyxsim"
 )
 
 // TestHostileInput: every malformed or abusive request is answered in the
@@ -106,4 +109,68 @@ func TestSlowHeadersAreCutOff(t *testing.T) {
 		t.Fatalf("slow-header client got %q", line)
 	}
 	s.do("GET", "/healthz", nil).expect(t, 200)
+}
+
+// TestTeamLimits: one team flooding the API, or holding many slow
+// requests open, gets 429s in the envelope with Retry-After, while another
+// team on the same server is served as usual.
+func TestTeamLimits(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t, dbOptionsSQLite(t))
+	cfg.TeamRate, cfg.TeamBurst, cfg.TeamInFlight = 5, 10, 3
+	s := startServer(t, cfg)
+	flood, quiet := s.register(t, "flood@example.com"), s.register(t, "quiet@example.com")
+
+	var mu sync.Mutex
+	codes := map[string]int{}
+	var wg sync.WaitGroup
+	for range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := s.do("GET", "/api/v1/calls", nil, bearer(flood.access)...)
+			code := "ok"
+			if r.Status != http.StatusOK {
+				if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+					t.Errorf("flood: status %d, Retry-After %q", r.Status, r.Header.Get("Retry-After"))
+				}
+				code = r.errCode(t)
+			}
+			mu.Lock()
+			codes[code]++
+			mu.Unlock()
+		}()
+	}
+	for range 5 {
+		s.do("GET", "/api/v1/calls", nil, bearer(quiet.access)...).expect(t, http.StatusOK)
+	}
+	wg.Wait()
+	t.Logf("flooding team: %v", codes)
+	if codes["rate_limited"] == 0 || codes["ok"] < 3 || codes["ok"] > 20 {
+		t.Fatalf("40 requests at once against a burst of 10: %v", codes)
+	}
+
+	// Requests in progress: the carrier answers slowly, so three number
+	// searches hold the team's three slots and the rest are refused.
+	if _, err := s.app.Sim.AddFault(telnyxsim.Fault{Kind: telnyxsim.FaultLatency, LatencyMS: 1500, Count: 10, Method: "GET", PathPrefix: "/v2/phone_numbers"}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2500 * time.Millisecond) // let the rate bucket refill
+	slow := s.register(t, "slow@example.com")
+	results := make(chan reply, 5)
+	for range 5 {
+		go func() { results <- s.do("GET", "/api/v1/phone-numbers/available", nil, bearer(slow.access)...) }()
+	}
+	busy := 0
+	for range 5 {
+		r := <-results
+		if r.Status == http.StatusTooManyRequests && r.errCode(t) == "too_many_concurrent_requests" {
+			busy++
+		} else if r.Status != http.StatusOK {
+			t.Fatalf("slow search: %d %s", r.Status, r.Raw)
+		}
+	}
+	if busy != 2 {
+		t.Fatalf("%d of 5 concurrent requests refused with a cap of 3, want 2", busy)
+	}
 }

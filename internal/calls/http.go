@@ -158,7 +158,8 @@ func (s *Service) Routes(api huma.API) {
 	})
 	huma.Register(api, huma.Operation{
 		OperationID: "stream-call", Method: http.MethodGet, Path: "/api/v1/calls/{call_id}/stream", Tags: tags,
-		Summary: "Follow a call live (server-sent events)",
+		Metadata: map[string]any{httpapi.MetaLongLived: true},
+		Summary:  "Follow a call live (server-sent events)",
 		Description: "`text/event-stream`. Each event has `id:` (the event's number in the call's log), `event:` (`call.status`, `call.result_ready`, `call.result_failed`) and `data:` (the log entry as JSON). " +
 			"Send `Last-Event-ID` to resume after an event. Comment lines keep the connection alive. The stream ends once the call has ended and its result is settled; for a call that already ended it replays the log and ends.",
 		Security: httpapi.Authed, Errors: []int{401, 404},

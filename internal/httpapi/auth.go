@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 )
@@ -86,6 +87,12 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 		s.writeHumaError(ctx, aerr)
 		return
 	}
+	release, refuse := s.limits.acquire(p.TeamID, !longLived(op), time.Now())
+	if refuse != nil {
+		s.writeHumaError(ctx, refuse)
+		return
+	}
+	defer release()
 	next(huma.WithValue(ctx, principalKey, p))
 }
 

@@ -43,6 +43,8 @@ type Config struct {
 	Ready func(ctx context.Context) error
 	// Guide holds the Markdown documentation served under /documentation.
 	Guide Guide
+	// TeamLimits bound each team's request rate and requests in flight.
+	TeamLimits TeamLimits
 }
 
 // Server is the HTTP surface: a mux with the huma API mounted on it.
@@ -51,6 +53,7 @@ type Server struct {
 	mux    *http.ServeMux
 	cfg    Config
 	logger *slog.Logger
+	limits *teamLimiter
 }
 
 // New builds the server with the shared routes (health, readiness, docs,
@@ -75,7 +78,7 @@ func New(cfg Config) *Server {
 			Description: "A `pv_…` API key from /api/v1/auth/api-keys. Also accepted as `Authorization: Bearer pv_…`."},
 	}
 	api := humago.New(mux, hc)
-	s := &Server{API: api, mux: mux, cfg: cfg, logger: cfg.Logger}
+	s := &Server{API: api, mux: mux, cfg: cfg, logger: cfg.Logger, limits: newTeamLimiter(cfg.TeamLimits)}
 	api.UseMiddleware(s.authenticate)
 	s.registerShared()
 	return s
