@@ -35,7 +35,7 @@ func TestSmoke(t *testing.T) {
 	if os.Getenv("PEAKVOICE_TEST_POSTGRES_URL") == "" {
 		args = append(args, "--engines", "sqlite")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	var out, errs bytes.Buffer
 	if err := run(ctx, args, &out, &errs); err != nil {

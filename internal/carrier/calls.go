@@ -200,11 +200,8 @@ func CallStatusWebhook(v *telnyx.Verifier, sink CallStatuses, log *slog.Logger) 
 		case calls.IsRetryLater(err):
 			w.Header().Set("Retry-After", "1")
 			httpapi.WriteError(w, httpapi.NewError(http.StatusServiceUnavailable, httpapi.CodeUnavailable, "not ready for this event yet; deliver it again"))
-		case httpapi.Ended(r.Context(), err):
-			httpapi.WriteError(w, httpapi.Interrupted()) // the carrier gave up waiting; it delivers again
 		default:
-			log.ErrorContext(r.Context(), "apply call status callback", "status", cb.CallStatus, "err", err)
-			httpapi.WriteError(w, httpapi.Internal())
+			failRequest(w, r, log, err, "apply call status callback", "status", cb.CallStatus)
 		}
 	})
 }
@@ -241,8 +238,7 @@ func DynamicVariablesWebhook(v *telnyx.Verifier, log *slog.Logger, sources ...Ca
 		for _, src := range sources {
 			vars, found, err := src.DynamicVariables(r.Context(), init.CallControlID)
 			if err != nil {
-				log.ErrorContext(r.Context(), "dynamic variables", "call_control_id", init.CallControlID, "err", err)
-				httpapi.WriteError(w, httpapi.Internal())
+				failRequest(w, r, log, err, "dynamic variables", "call_control_id", init.CallControlID)
 				return
 			}
 			if found {

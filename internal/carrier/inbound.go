@@ -94,8 +94,7 @@ func LookupToolWebhook(secret []byte, calls CallAgents, lookup CallerLookup, log
 		}
 		ref, ok, err := calls.ByProviderID(r.Context(), req.CallControlID)
 		if err != nil {
-			log.ErrorContext(r.Context(), "lookup tool", "err", err)
-			httpapi.WriteError(w, httpapi.Internal())
+			failRequest(w, r, log, err, "lookup tool")
 			return
 		}
 		want := ""
@@ -116,8 +115,7 @@ func LookupToolWebhook(secret []byte, calls CallAgents, lookup CallerLookup, log
 		}
 		res, found, err := lookup.Lookup(r.Context(), req.CallControlID, args.CallerName, args.CallerPhoneNumber)
 		if err != nil {
-			log.ErrorContext(r.Context(), "lookup tool", "err", err)
-			httpapi.WriteError(w, httpapi.Internal())
+			failRequest(w, r, log, err, "lookup tool")
 			return
 		}
 		if !found {

@@ -115,11 +115,8 @@ func MessagingWebhook(v *telnyx.Verifier, sink MessageEvents, log *slog.Logger) 
 		case messaging.IsRetryLater(err):
 			w.Header().Set("Retry-After", "1")
 			httpapi.WriteError(w, httpapi.NewError(http.StatusServiceUnavailable, httpapi.CodeUnavailable, "not ready for this event yet; deliver it again"))
-		case httpapi.Ended(r.Context(), err):
-			httpapi.WriteError(w, httpapi.Interrupted()) // the carrier gave up waiting; it delivers again
 		default:
-			log.ErrorContext(r.Context(), "apply carrier message event", "event", ev.Type, "err", err)
-			httpapi.WriteError(w, httpapi.Internal())
+			failRequest(w, r, log, err, "apply carrier message event", "event", ev.Type)
 		}
 	})
 }

@@ -2,7 +2,11 @@ package carrier
 
 import (
 	"context"
+	"log/slog"
+	"net/http"
 	"time"
+
+	"github.com/peakvoice/peakvoice/internal/httpapi"
 )
 
 // waitSteps are the pauses between attempts at an event that arrived
@@ -30,4 +34,19 @@ func applySoon(ctx context.Context, apply func() error, retryLater func(error) b
 		err = apply()
 	}
 	return err
+}
+
+// failRequest answers a carrier request whose handling failed. When the
+// request itself ended first (the carrier stopped waiting, or the server
+// is shutting down) it is a 503 the carrier retries, logged as a warning;
+// anything else is a 500, logged as an error.
+func failRequest(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error, msg string, args ...any) {
+	args = append(args, "err", err)
+	if httpapi.Ended(r.Context(), err) {
+		log.WarnContext(r.Context(), msg+": the request ended first", args...)
+		httpapi.WriteError(w, httpapi.Interrupted())
+		return
+	}
+	log.ErrorContext(r.Context(), msg, args...)
+	httpapi.WriteError(w, httpapi.Internal())
 }
