@@ -34,8 +34,8 @@ func newBrowser(t *testing.T, s *testServer) *browser {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
-// page is a fetched console page.
-type page struct {
+// consolePage is a fetched console page.
+type consolePage struct {
 	Status   int
 	Location string
 	Body     string
@@ -46,7 +46,7 @@ var (
 	idemRe = regexp.MustCompile(`name="idempotency_key" value="([^"]+)"`)
 )
 
-func (b *browser) send(req *http.Request) page {
+func (b *browser) send(req *http.Request) consolePage {
 	b.t.Helper()
 	res, err := b.c.Do(req)
 	if err != nil {
@@ -57,14 +57,14 @@ func (b *browser) send(req *http.Request) page {
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	p := page{Status: res.StatusCode, Location: res.Header.Get("Location"), Body: string(raw)}
+	p := consolePage{Status: res.StatusCode, Location: res.Header.Get("Location"), Body: string(raw)}
 	if m := csrfRe.FindStringSubmatch(p.Body); m != nil {
 		b.csrf = m[1]
 	}
 	return p
 }
 
-func (b *browser) get(path string) page {
+func (b *browser) get(path string) consolePage {
 	b.t.Helper()
 	req, err := http.NewRequest(http.MethodGet, b.s.base+path, nil)
 	if err != nil {
@@ -75,7 +75,7 @@ func (b *browser) get(path string) page {
 
 // post submits a form; the CSRF token of the last page is added unless
 // the form sets csrf_token itself. headers are name, value pairs.
-func (b *browser) post(path string, form url.Values, headers ...string) page {
+func (b *browser) post(path string, form url.Values, headers ...string) consolePage {
 	b.t.Helper()
 	if _, ok := form["csrf_token"]; !ok {
 		form.Set("csrf_token", b.csrf)
@@ -92,7 +92,7 @@ func (b *browser) post(path string, form url.Values, headers ...string) page {
 }
 
 // follow fetches the page a redirect points at.
-func (b *browser) follow(p page) page {
+func (b *browser) follow(p consolePage) consolePage {
 	b.t.Helper()
 	if p.Status != http.StatusSeeOther || p.Location == "" {
 		b.t.Fatalf("want a redirect, got %d: %.400s", p.Status, p.Body)
@@ -235,7 +235,7 @@ func TestConsoleTeamIsolation(t *testing.T) {
 	if !strings.Contains(p.Body, "call.status") {
 		t.Errorf("finished call's page has no timeline events")
 	}
-	if p := mine.get("/console/calls"); !strings.Contains(p.Body, id[:8]) {
+	if p := mine.get("/console/calls"); !strings.Contains(p.Body, id[len(id)-8:]) {
 		t.Errorf("calls list lacks the call")
 	}
 
@@ -249,7 +249,7 @@ func TestConsoleTeamIsolation(t *testing.T) {
 	if p := other.get("/console/calls/" + id + "/events"); p.Status != http.StatusNotFound {
 		t.Fatalf("other team's stream: %d", p.Status)
 	}
-	if p := other.get("/console/calls"); strings.Contains(p.Body, id[:8]) {
+	if p := other.get("/console/calls"); strings.Contains(p.Body, id[len(id)-8:]) {
 		t.Fatal("other team's list shows the call")
 	}
 }
@@ -269,7 +269,7 @@ func TestConsoleSMSDoubleSubmit(t *testing.T) {
 	form := url.Values{"idempotency_key": {m[1]}, "from": {from}, "to": {"+14155550199"}, "text": {"Your table is ready"}}
 	first := b.post("/console/sms", form)
 	second := b.post("/console/sms", form)
-	for _, r := range []page{first, second} {
+	for _, r := range []consolePage{first, second} {
 		if r.Status != http.StatusSeeOther || !strings.HasPrefix(r.Location, "/console/sms/") {
 			t.Fatalf("send: %d %q %.300s", r.Status, r.Location, r.Body)
 		}

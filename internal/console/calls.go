@@ -193,9 +193,12 @@ func (s *session) proxy(path string) {
 	s.c.cfg.API.ServeHTTP(s.w, req)
 }
 
+// short is the end of an id: ids are UUIDv7, whose leading characters are
+// a timestamp shared by ids made close together, so the tail tells them
+// apart.
 func short(id string) string {
 	if len(id) > 8 {
-		return id[:8]
+		return "…" + id[len(id)-8:]
 	}
 	return id
 }

@@ -25,12 +25,7 @@ var funcs = template.FuncMap{
 	"terminal": terminal,
 	"join":     strings.Join,
 	"list":     func(a ...string) []string { return a },
-	"short": func(s string) string {
-		if len(s) > 8 {
-			return s[:8]
-		}
-		return s
-	},
+	"short":    short,
 }
 
 func loadPages() (*pageSet, error) {

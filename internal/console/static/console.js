@@ -49,7 +49,7 @@
     }).then(function (html) {
       if (!html) return;
       var doc = new DOMParser().parseFromString(html, "text/html");
-      ["#result", "[data-result-status]"].forEach(function (sel) {
+      ["#result", "dl.facts"].forEach(function (sel) {
         var fresh = doc.querySelector(sel), old = document.querySelector(sel);
         if (fresh && old) old.replaceWith(fresh);
       });
