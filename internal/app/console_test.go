@@ -368,3 +368,59 @@ func TestConsolePages(t *testing.T) {
 		t.Fatalf("reconcile: %d", p.Status)
 	}
 }
+
+// TestConsoleConcurrentRefresh: a page and its live streams may all find
+// the access token expired at once. They share one refresh, so the API
+// never sees the refresh token spent twice (which would revoke the
+// session).
+func TestConsoleConcurrentRefresh(t *testing.T) {
+	t.Parallel()
+	s := consoleServer(t)
+	acct := s.register(t, "console-refresh@example.com")
+	b := newBrowser(t, s)
+	b.signIn(acct)
+	u, _ := url.Parse(s.base + "/console/")
+	b.jar.SetCookies(u, []*http.Cookie{{Name: "pv_console_access", Value: "expired", Path: "/console"}})
+	cookies := b.jar.Cookies(u)
+
+	const n = 5
+	type answer struct {
+		status  int
+		refresh string
+	}
+	answers := make(chan answer, n)
+	for range n {
+		go func() {
+			req, _ := http.NewRequest(http.MethodGet, s.base+"/console/agents", nil)
+			for _, ck := range cookies {
+				req.AddCookie(ck)
+			}
+			res, err := http.DefaultTransport.RoundTrip(req)
+			if err != nil {
+				answers <- answer{}
+				return
+			}
+			res.Body.Close()
+			a := answer{status: res.StatusCode}
+			for _, ck := range res.Cookies() {
+				if ck.Name == "pv_console_refresh" {
+					a.refresh = ck.Value
+				}
+			}
+			answers <- a
+		}()
+	}
+	var fresh string
+	for range n {
+		a := <-answers
+		if a.status != http.StatusOK || a.refresh == "" {
+			t.Fatalf("concurrent page: %d, refresh cookie %q", a.status, a.refresh)
+		}
+		if fresh != "" && a.refresh != fresh {
+			t.Fatal("concurrent refreshes handed out different tokens")
+		}
+		fresh = a.refresh
+	}
+	// The session survived: its new refresh token still works.
+	s.do("POST", "/api/v1/auth/refresh", map[string]string{"refresh_token": fresh}).expect(t, http.StatusOK)
+}

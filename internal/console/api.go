@@ -148,17 +148,23 @@ func (s *session) refreshTokens() error {
 	if s.refresh == "" {
 		return errSignedOut
 	}
-	rec, err := s.c.serve(s.r.Context(), s.r, apiCall{method: http.MethodPost, path: "/api/v1/auth/refresh",
-		body: map[string]string{"refresh_token": s.refresh}}, "")
-	if err != nil {
-		return err
-	}
-	var tok tokens
-	if _, err := decode(rec, &tok); err != nil {
-		var ae *apiError
-		if errors.As(err, &ae) {
-			return errSignedOut
+	tok, err := s.c.refresh.do(s.refresh, func() (tokens, error) {
+		rec, err := s.c.serve(s.r.Context(), s.r, apiCall{method: http.MethodPost, path: "/api/v1/auth/refresh",
+			body: map[string]string{"refresh_token": s.refresh}}, "")
+		if err != nil {
+			return tokens{}, err
 		}
+		var tok tokens
+		if _, err := decode(rec, &tok); err != nil {
+			var ae *apiError
+			if errors.As(err, &ae) {
+				return tokens{}, errSignedOut
+			}
+			return tokens{}, err
+		}
+		return tok, nil
+	})
+	if err != nil {
 		return err
 	}
 	s.access, s.refresh = tok.AccessToken, tok.RefreshToken

@@ -44,6 +44,8 @@ type Console struct {
 	pages *pageSet
 	mux   *http.ServeMux
 	sim   *http.Client
+	// refresh shares one token refresh among concurrent requests.
+	refresh refresher
 }
 
 // New builds the console.

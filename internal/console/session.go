@@ -116,7 +116,10 @@ func (c *Console) authed(fn func(s *session)) http.HandlerFunc {
 		}
 		if _, err := s.api(apiCall{method: http.MethodGet, path: "/api/v1/auth/me"}, &me); err != nil {
 			if errors.Is(err, errSignedOut) || isStatus(err, http.StatusUnauthorized) {
-				c.clearSession(w, r)
+				if !isRelay(r) {
+					// A relayed stream leaves the cookies to the page.
+					c.clearSession(w, r)
+				}
 				c.toLogin(w, r)
 				return
 			}
@@ -132,15 +135,21 @@ func (c *Console) authed(fn func(s *session)) http.HandlerFunc {
 // toLogin sends the browser to the sign-in page, remembering where it was
 // going (GET pages only).
 func (c *Console) toLogin(w http.ResponseWriter, r *http.Request) {
-	target := Prefix + "/login"
-	if r.Method == http.MethodGet && !strings.HasSuffix(r.URL.Path, "/events") {
-		target += "?next=" + url.QueryEscape(r.URL.RequestURI())
-	}
-	if strings.HasSuffix(r.URL.Path, "/events") || strings.HasSuffix(r.URL.Path, "/recording") {
+	if isRelay(r) {
 		http.Error(w, "sign in again", http.StatusUnauthorized)
 		return
 	}
+	target := Prefix + "/login"
+	if r.Method == http.MethodGet {
+		target += "?next=" + url.QueryEscape(r.URL.RequestURI())
+	}
 	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+// isRelay reports whether r is for a relayed API stream (events, audio),
+// which a browser fetches in the background rather than as a page.
+func isRelay(r *http.Request) bool {
+	return strings.HasSuffix(r.URL.Path, "/events") || strings.HasSuffix(r.URL.Path, "/recording")
 }
 
 // isStatus reports whether err is an API error with the given status.
