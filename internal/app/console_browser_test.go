@@ -283,7 +283,7 @@ func screenshotExtras(t *testing.T, s *testServer, b *tab, acct account) {
 
 	sink := newEventSink(t)
 	s.do("POST", "/api/v1/webhook-events/test", map[string]any{"url": sink.srv.URL}, h...).expect(t, 202)
-	b.reloadUntil("a delivered test webhook", "/console/webhooks", `document.body.innerText.includes("succeeded")`)
+	b.reloadUntil("a delivered test webhook", "/console/webhooks", `document.querySelector("#deliveries .w-succeeded") !== null`)
 	b.screenshot("webhooks")
 
 	b.open("/console/agents")
