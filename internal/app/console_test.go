@@ -238,6 +238,14 @@ func TestConsoleTeamIsolation(t *testing.T) {
 	if p := mine.get("/console/calls"); !strings.Contains(p.Body, id[len(id)-8:]) {
 		t.Errorf("calls list lacks the call")
 	}
+	// The recording plays through the console with the cookie.
+	if strings.Contains(p.Body, "<audio") {
+		if r := mine.get("/console/calls/" + id + "/recording"); r.Status != http.StatusOK || !strings.Contains(r.Body, "simulated recording") {
+			t.Errorf("recording: %d %.200s", r.Status, r.Body)
+		}
+	} else {
+		t.Error("finished call has no audio player")
+	}
 
 	other := newBrowser(t, s)
 	other.signIn(s.register(t, "console-other@example.com"))
@@ -246,8 +254,10 @@ func TestConsoleTeamIsolation(t *testing.T) {
 			t.Fatalf("other team sees %s: %d", path, p.Status)
 		}
 	}
-	if p := other.get("/console/calls/" + id + "/events"); p.Status != http.StatusNotFound {
-		t.Fatalf("other team's stream: %d", p.Status)
+	for _, relay := range []string{"/events", "/recording"} {
+		if p := other.get("/console/calls/" + id + relay); p.Status != http.StatusNotFound {
+			t.Fatalf("other team's %s: %d", relay, p.Status)
+		}
 	}
 	if p := other.get("/console/calls"); strings.Contains(p.Body, id[len(id)-8:]) {
 		t.Fatal("other team's list shows the call")
@@ -361,6 +371,18 @@ func TestConsolePages(t *testing.T) {
 	p = b.post("/console/simulator/call", url.Values{"from": {"+14155550142"}, "to": {"+15005550000"}})
 	if f := b.follow(p); !strings.Contains(f.Body, "your team&#39;s numbers") {
 		t.Fatalf("sim call to a foreign number: %.600s", f.Body)
+	}
+	// A webhook event's attempts, and a redelivery.
+	sink := newEventSink(t)
+	ev := s.do("POST", "/api/v1/webhook-events/test", map[string]any{"url": sink.srv.URL}, rig.h...).expect(t, 202).data(t)
+	evID := ev["event_id"].(string)
+	if p := b.get("/console/webhooks/" + evID); p.Status != http.StatusOK || !strings.Contains(p.Body, "webhook.test") {
+		t.Fatalf("event page: %d %.300s", p.Status, p.Body)
+	}
+	if p := b.post("/console/webhooks/"+evID+"/redeliver", url.Values{}); p.Status != http.StatusSeeOther {
+		t.Fatalf("redeliver: %d %.300s", p.Status, p.Body)
+	} else if f := b.follow(p); !strings.Contains(f.Body, "Redelivery queued") {
+		t.Fatalf("redeliver flash: %.600s", f.Body)
 	}
 	// Reconcile from the agent page.
 	b.get("/console/agents/" + rig.agent.ID)
