@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/peakvoice/peakvoice/internal/db"
+	"github.com/peakvoice/peakvoice/internal/telnyxsim"
 )
 
 // chromiumPath is Debian's Chromium, which CI installs with apt.
@@ -52,7 +53,7 @@ func headless(t *testing.T) context.Context {
 	)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithErrorf(t.Logf))
-	ctx, cancelTime := context.WithTimeout(ctx, 3*time.Minute)
+	ctx, cancelTime := context.WithTimeout(ctx, 5*time.Minute)
 	t.Cleanup(func() {
 		cancelTime()
 		cancelTab()
@@ -95,7 +96,7 @@ func (b *tab) submit(button string) {
 	b.t.Helper()
 	b.do("click "+button, chromedp.Evaluate[chromedp.Void](`window.__pvOldPage = true`),
 		chromedp.Click(chromedp.CSS(button), chromedp.NodeVisible))
-	b.wait("the page after "+button, `window.__pvOldPage === undefined && document.readyState === "complete"`, 20*time.Second)
+	b.wait("the page after "+button, `window.__pvOldPage === undefined && document.readyState === "complete"`, 30*time.Second)
 }
 
 func (b *tab) set(sel, value string) {
@@ -167,9 +168,15 @@ func TestConsoleBrowser(t *testing.T) {
 	t.Parallel()
 	ctx := headless(t)
 	cfg := testConfig(t, db.Options{})
-	// Slow the simulated carrier enough that a call's progress is seen live.
-	cfg.simStepDelay = 400 * time.Millisecond
+	// Slow the simulated carrier a little, and have the callee stay silent
+	// for a while once connected, so the call is still live when its page
+	// has loaded, even on a busy machine.
+	cfg.simStepDelay = 250 * time.Millisecond
 	s := startServer(t, cfg)
+	s.app.Sim.SetScript("+14155550123", []telnyxsim.ScriptStep{
+		{Say: "Hello, who is this?", PauseMS: 5000},
+		{Say: "Thanks, that is all. Goodbye.", Hangup: true},
+	})
 	acct := s.register(t, "browser@example.com")
 	b := &tab{t: t, ctx: ctx, base: s.base, shot: os.Getenv(ScreenshotsEnv)}
 	if b.shot != "" {
@@ -185,13 +192,13 @@ func TestConsoleBrowser(t *testing.T) {
 	b.set("#email", acct.email)
 	b.set("#password", acct.password)
 	b.submit(`form[action="/console/login"] button[type=submit]`)
-	b.wait("the calls page", `location.pathname === "/console/calls" && document.body.innerText.includes("browser@example.com")`, 10*time.Second)
+	b.wait("the calls page", `location.pathname === "/console/calls" && document.body.innerText.includes("browser@example.com")`, 30*time.Second)
 
 	// Claim a number.
 	b.open("/console/numbers")
 	number := b.eval(`document.querySelector("#claim-number").value`)
 	b.submit(`form[action="/console/numbers"] button[type=submit]`)
-	b.wait("the claimed number", fmt.Sprintf(`!!document.querySelector('tr[data-number="%s"]')`, number), 10*time.Second)
+	b.wait("the claimed number", fmt.Sprintf(`!!document.querySelector('tr[data-number="%s"]')`, number), 30*time.Second)
 
 	// Create an agent.
 	b.open("/console/agents")
@@ -199,7 +206,7 @@ func TestConsoleBrowser(t *testing.T) {
 	b.set("#ag-instructions", "Greet the caller and confirm the booking.")
 	b.set("#ag-objectives", "confirm: The caller confirms the booking.")
 	b.submit(`form[action="/console/agents"] button[type=submit]`)
-	b.wait("the agent page", `location.pathname.startsWith("/console/agents/") && document.querySelector("h1").textContent.includes("Front desk")`, 10*time.Second)
+	b.wait("the agent page", `location.pathname.startsWith("/console/agents/") && document.querySelector("h1").textContent.includes("Front desk")`, 30*time.Second)
 	agentPath := b.eval(`location.pathname`)
 	b.reloadUntil("agent synced", agentPath, `document.querySelector("#sync-status").textContent === "synced"`)
 	b.screenshot("agent")
@@ -207,7 +214,7 @@ func TestConsoleBrowser(t *testing.T) {
 	// Bind the number to it.
 	b.open("/console/numbers")
 	b.submit(fmt.Sprintf(`tr[data-number="%s"] form button[type=submit]`, number))
-	b.wait("the binding", fmt.Sprintf(`document.querySelector('tr[data-number="%s"] [data-bound]').textContent.includes("Front desk")`, number), 10*time.Second)
+	b.wait("the binding", fmt.Sprintf(`document.querySelector('tr[data-number="%s"] [data-bound]').textContent.includes("Front desk")`, number), 30*time.Second)
 	b.screenshot("numbers")
 
 	// Place a call from the calls page and follow it live on its page.
@@ -215,7 +222,7 @@ func TestConsoleBrowser(t *testing.T) {
 	b.set("#pc-to", "+14155550123")
 	b.set("#pc-brief", `{"customer_name": "Ada"}`)
 	b.submit(`#place-call button[type=submit]`)
-	b.wait("the call page", `location.pathname.startsWith("/console/calls/") && !!document.querySelector("[data-status-for]")`, 10*time.Second)
+	b.wait("the call page", `location.pathname.startsWith("/console/calls/") && !!document.querySelector("[data-status-for]")`, 30*time.Second)
 	if live := b.eval(`document.querySelector("[data-status-for]").hasAttribute("data-live-call") ? "live" : document.querySelector("[data-status-for]").textContent`); live != "live" {
 		t.Fatalf("the call had ended (%s) before its page loaded; nothing to watch live", live)
 	}
@@ -223,7 +230,7 @@ func TestConsoleBrowser(t *testing.T) {
 	b.wait("a live status change", fmt.Sprintf(`document.querySelector("[data-status-for]").textContent !== %q`, first), 30*time.Second)
 	b.wait("the call to complete", `document.querySelector("[data-status-for]").textContent === "completed"`, 60*time.Second)
 	b.wait("the transcript, swapped in without a reload", `window.__notReloaded === true && document.querySelectorAll("#transcript li.turn").length > 0`, 60*time.Second)
-	b.wait("the timeline", `document.querySelectorAll("#timeline li").length >= 3`, 10*time.Second)
+	b.wait("the timeline", `document.querySelectorAll("#timeline li").length >= 3`, 30*time.Second)
 	if got := b.eval(`document.querySelector("audio") ? document.querySelector("audio").getAttribute("src") : ""`); !strings.HasSuffix(got, "/recording") {
 		t.Errorf("no recording player: %q", got)
 	}
@@ -241,7 +248,7 @@ func TestConsoleBrowser(t *testing.T) {
 	b.set("#sc-name", "Grace Hopper")
 	b.screenshot("simulator")
 	b.submit(`form[action="/console/simulator/call"] button[type=submit]`)
-	b.wait("the simulator's answer", `document.querySelector(".flash.ok") !== null`, 10*time.Second)
+	b.wait("the simulator's answer", `document.querySelector(".flash.ok") !== null`, 30*time.Second)
 	b.reloadUntil("the inbound call in the list", "/console/calls",
 		`[...document.querySelectorAll("#calls tbody tr")].some(r => r.cells.length > 3 && r.cells[2].textContent.trim() === "inbound" && r.cells[3].textContent.includes("+14155550177"))`)
 	b.screenshot("calls")
@@ -252,7 +259,7 @@ func TestConsoleBrowser(t *testing.T) {
 	b.set("#sms-text", "Your table is ready.")
 	b.do("double click", chromedp.Evaluate[chromedp.Void](`window.__pvOldPage = true`),
 		chromedp.Evaluate[chromedp.Void](`(() => { const b = document.querySelector("#send-sms button"); b.click(); b.click(); })()`))
-	b.wait("the thread", `location.pathname.startsWith("/console/sms/") && document.body.innerText.includes("Your table is ready.")`, 10*time.Second)
+	b.wait("the thread", `location.pathname.startsWith("/console/sms/") && document.body.innerText.includes("Your table is ready.")`, 30*time.Second)
 	b.screenshot("sms-thread")
 	sent := s.do("GET", "/api/v1/sms?direction=outbound", nil, bearer(acct.access)...).expect(t, http.StatusOK)
 	if n := len(sent.Body["data"].([]any)); n != 1 {
