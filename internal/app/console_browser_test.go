@@ -231,6 +231,7 @@ func TestConsoleBrowser(t *testing.T) {
 	b.wait("the call to complete", `document.querySelector("[data-status-for]").textContent === "completed"`, 60*time.Second)
 	b.wait("the transcript, swapped in without a reload", `window.__notReloaded === true && document.querySelectorAll("#transcript li.turn").length > 0`, 60*time.Second)
 	b.wait("the timeline", `document.querySelectorAll("#timeline li").length >= 3`, 30*time.Second)
+	b.wait("the call's facts, swapped in with the result", `document.querySelector("dl.facts [data-live-call]") === null && window.__notReloaded === true`, 30*time.Second)
 	if got := b.eval(`document.querySelector("audio") ? document.querySelector("audio").getAttribute("src") : ""`); !strings.HasSuffix(got, "/recording") {
 		t.Errorf("no recording player: %q", got)
 	}
