@@ -147,3 +147,19 @@ func mustURL(t *testing.T, s string) *url.URL {
 	}
 	return u
 }
+
+func TestCookieFlags(t *testing.T) {
+	plain := httptest.NewRequest(http.MethodGet, "http://console.test/console/login", nil)
+	dev := &Console{}
+	ck := dev.cookie(plain, cookieAccess, "x", 0)
+	if !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/console" || ck.Secure {
+		t.Fatalf("development cookie over HTTP: %+v", ck)
+	}
+	if ck := (&Console{cfg: Config{Production: true}}).cookie(plain, cookieAccess, "x", 0); !ck.Secure {
+		t.Fatal("production cookie is not Secure")
+	}
+	tlsReq := httptest.NewRequest(http.MethodGet, "https://console.test/console/login", nil)
+	if ck := dev.cookie(tlsReq, cookieAccess, "x", 0); !ck.Secure {
+		t.Fatal("cookie over TLS is not Secure")
+	}
+}
