@@ -20,6 +20,7 @@ import (
 	"github.com/peakvoice/peakvoice/internal/auth"
 	"github.com/peakvoice/peakvoice/internal/calls"
 	"github.com/peakvoice/peakvoice/internal/carrier"
+	"github.com/peakvoice/peakvoice/internal/console"
 	"github.com/peakvoice/peakvoice/internal/db"
 	"github.com/peakvoice/peakvoice/internal/httpapi"
 	"github.com/peakvoice/peakvoice/internal/inbound"
@@ -229,8 +230,32 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	a.HTTP.Handle("POST "+carrierDynamicVariablesPath, carrier.DynamicVariablesWebhook(a.CarrierVerifier, hooksLog, a.Calls, a.Inbound))
 	a.HTTP.Handle("POST "+carrierGatePath, carrier.GateWebhook(a.CarrierVerifier, a.Inbound, hooksLog))
 	a.HTTP.Handle("POST "+carrierLookupToolPath, carrier.LookupToolWebhook(toolSecret, inboundCalls{a.Calls}, a.Inbound, hooksLog))
+	if err := a.mountConsole(); err != nil {
+		return nil, err
+	}
 	ok = true
 	return a, nil
+}
+
+// mountConsole serves the web console at /console/. Its pages call the
+// API in-process through the full handler, so they get the API's own
+// authentication, validation and limits. The simulator panel exists only
+// in development mode with the embedded simulator.
+func (a *App) mountConsole() error {
+	simURL := ""
+	if a.Sim != nil && a.cfg.Mode != ModeProduction {
+		simURL = a.SimInfo.URL
+	}
+	c, err := console.New(console.Config{
+		API: a.HTTP.Handler(), Production: a.cfg.Mode == ModeProduction, AllowRegistration: a.cfg.AllowRegistration,
+		SimURL: simURL, Logger: a.log.With("component", "console"),
+	})
+	if err != nil {
+		return err
+	}
+	a.HTTP.Handle(console.Prefix+"/", c)
+	a.HTTP.Handle("GET "+console.Prefix, http.RedirectHandler(console.Prefix+"/", http.StatusMovedPermanently))
+	return nil
 }
 
 // closeAll releases what New opened, when New fails or Run ends.
