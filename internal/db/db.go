@@ -41,6 +41,8 @@ type DB struct {
 	R       *sql.DB
 	Pool    *pgxpool.Pool // PostgreSQL only
 	Path    string        // SQLite only: the database file
+
+	group *grouper // SQLite only: coalesces concurrent Tx calls into one commit
 }
 
 // Options tune Open.
@@ -103,7 +105,7 @@ func openSQLite(ctx context.Context, dataDir string) (*DB, error) {
 	}
 	r.SetMaxOpenConns(4)
 	r.SetMaxIdleConns(4)
-	return &DB{Dialect: SQLite, W: w, R: r, Path: path}, nil
+	return &DB{Dialect: SQLite, W: w, R: r, Path: path, group: &grouper{w: w}}, nil
 }
 
 func cloneValues(v url.Values) url.Values {
@@ -158,9 +160,29 @@ func (d *DB) Ping(ctx context.Context) error {
 }
 
 // Tx runs fn in a transaction on the writer and commits when fn returns nil.
-// Any error, or a panic, rolls it back. Work that must happen only if the
-// change commits (jobs, events) is enqueued through the same tx.
+// An error from fn, or a panic (re-raised in the caller's goroutine), rolls
+// back fn's writes. Work that must happen only if the change commits (jobs,
+// events) is enqueued through the same tx. Tx returns nil only once fn's
+// writes are durably committed; if ctx is done before fn starts, fn does not
+// run and Tx returns ctx.Err().
+//
+// On SQLite, concurrent calls share commits (group commit): each fn runs in
+// its caller's goroutine, one after another, inside its own SAVEPOINT of a
+// transaction that is committed once for up to 64 of them, so one fsync
+// serves them all; a lone caller is not delayed. So fn must treat tx as valid
+// only until it returns, never call Commit or Rollback on it, never call Tx or
+// use d.W itself (that deadlocks, as it did with one connection), and never
+// block on something another goroutine does only after its own Tx call
+// returns. A fn statement interrupted by its ctx can make SQLite abandon the
+// shared transaction; the batch's other callers then get an error and none of
+// their work is committed. On PostgreSQL each call is its own transaction.
 func (d *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+	if d.group != nil {
+		return d.group.tx(ctx, fn)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	tx, err := d.W.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
