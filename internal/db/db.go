@@ -8,6 +8,7 @@ package db
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
@@ -84,10 +85,8 @@ func openSQLite(ctx context.Context, dataDir string) (*DB, error) {
 	q.Set("_inttotime", "1")
 	writerQ := cloneValues(q)
 	writerQ.Set("_txlock", "immediate")
-	w, err := sql.Open("sqlite", "file:"+path+"?"+writerQ.Encode())
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: open writer: %w", err)
-	}
+	drv := sqliteDriver()
+	w := sql.OpenDB(&cachingConnector{drv: drv, dsn: "file:" + path + "?" + writerQ.Encode(), keep: true})
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
@@ -98,14 +97,18 @@ func openSQLite(ctx context.Context, dataDir string) (*DB, error) {
 	}
 	readerQ := cloneValues(q)
 	readerQ.Add("_pragma", "query_only(1)")
-	r, err := sql.Open("sqlite", "file:"+path+"?"+readerQ.Encode())
-	if err != nil {
-		w.Close()
-		return nil, fmt.Errorf("sqlite: open readers: %w", err)
-	}
+	r := sql.OpenDB(&cachingConnector{drv: drv, dsn: "file:" + path + "?" + readerQ.Encode()})
 	r.SetMaxOpenConns(4)
 	r.SetMaxIdleConns(4)
 	return &DB{Dialect: SQLite, W: w, R: r, Path: path, group: &grouper{w: w}}, nil
+}
+
+// sqliteDriver returns the registered SQLite driver (sql.Open does not
+// connect, so this opens nothing).
+func sqliteDriver() driver.Driver {
+	tmp, _ := sql.Open("sqlite", "")
+	defer tmp.Close()
+	return tmp.Driver()
 }
 
 func cloneValues(v url.Values) url.Values {
@@ -173,9 +176,10 @@ func (d *DB) Ping(ctx context.Context) error {
 // only until it returns, never call Commit or Rollback on it, never call Tx or
 // use d.W itself (that deadlocks, as it did with one connection), and never
 // block on something another goroutine does only after its own Tx call
-// returns. A fn statement interrupted by its ctx can make SQLite abandon the
-// shared transaction; the batch's other callers then get an error and none of
-// their work is committed. On PostgreSQL each call is its own transaction.
+// returns. Statements inside a writer transaction are not interrupted when
+// their ctx ends (SQLite would abandon the whole shared transaction); a
+// cancelled fn fails at its next statement instead, rolling back only its own
+// work. On PostgreSQL each call is its own transaction.
 func (d *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
 	if d.group != nil {
 		return d.group.tx(ctx, fn)

@@ -305,3 +305,69 @@ func TestTxDurableAcrossReopen(t *testing.T) {
 		})
 	}
 }
+
+// TestGroupCommitCancelMidStatement cancels a fn's context while its long
+// write statement runs, with other fns in the same batch: SQLite would
+// abandon the whole transaction if the statement were interrupted, so it is
+// not; the cancelled fn fails at its next statement and only its own rows
+// are rolled back.
+func TestGroupCommitCancelMidStatement(t *testing.T) {
+	t.Parallel()
+	d := dbtest.Open(t, db.Options{DataDir: t.TempDir()})
+	ctx := context.Background()
+	release := make(chan struct{})
+	running := make(chan struct{})
+	errs := map[string]chan error{}
+	call := func(name string, fn func(tx *sql.Tx) error) {
+		ch := make(chan error, 1)
+		errs[name] = ch
+		go func() { ch <- d.Tx(ctx, fn) }()
+	}
+	call("a", func(tx *sql.Tx) error {
+		close(running)
+		<-release
+		return insertTeam(ctx, tx, "a")
+	})
+	<-running
+	queued := 0
+	lineUp := func(name string, fn func(tx *sql.Tx) error) {
+		call(name, fn)
+		queued++
+		waitFor(t, name+" to queue", func() bool { return db.GroupQueued(d) == queued })
+	}
+	lineUp("b", func(tx *sql.Tx) error { return insertTeam(ctx, tx, "b") })
+	lineUp("c", func(tx *sql.Tx) error {
+		cctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			time.Sleep(2 * time.Millisecond)
+			cancel()
+		}()
+		_, err := tx.ExecContext(cctx, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
+			INSERT INTO teams (id, name, created_at) SELECT 'bulk-' || i, 'bulk', 0 FROM n`)
+		if err != nil {
+			return err
+		}
+		<-cctx.Done()
+		_, err = tx.ExecContext(cctx, `INSERT INTO teams (id, name, created_at) VALUES ('c', 'c', 0)`)
+		if err == nil {
+			return errors.New("a statement ran on a cancelled context")
+		}
+		return err
+	})
+	lineUp("d", func(tx *sql.Tx) error { return insertTeam(ctx, tx, "d") })
+	close(release)
+	for _, name := range []string{"a", "b", "d"} {
+		if err := <-errs[name]; err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if err := <-errs["c"]; !errors.Is(err, context.Canceled) {
+		t.Errorf("c: want context.Canceled, got %v", err)
+	}
+	for id, want := range map[string]bool{"a": true, "b": true, "c": false, "d": true, "bulk-1": false} {
+		if got := teamExists(t, d, id); got != want {
+			t.Errorf("team %s exists = %v, want %v", id, got, want)
+		}
+	}
+}
