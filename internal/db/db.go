@@ -8,6 +8,7 @@ package db
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
@@ -41,6 +42,8 @@ type DB struct {
 	R       *sql.DB
 	Pool    *pgxpool.Pool // PostgreSQL only
 	Path    string        // SQLite only: the database file
+
+	group *grouper // SQLite only: coalesces concurrent Tx calls into one commit
 }
 
 // Options tune Open.
@@ -82,10 +85,8 @@ func openSQLite(ctx context.Context, dataDir string) (*DB, error) {
 	q.Set("_inttotime", "1")
 	writerQ := cloneValues(q)
 	writerQ.Set("_txlock", "immediate")
-	w, err := sql.Open("sqlite", "file:"+path+"?"+writerQ.Encode())
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: open writer: %w", err)
-	}
+	drv := sqliteDriver()
+	w := sql.OpenDB(&cachingConnector{drv: drv, dsn: "file:" + path + "?" + writerQ.Encode(), keep: true})
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
@@ -96,14 +97,18 @@ func openSQLite(ctx context.Context, dataDir string) (*DB, error) {
 	}
 	readerQ := cloneValues(q)
 	readerQ.Add("_pragma", "query_only(1)")
-	r, err := sql.Open("sqlite", "file:"+path+"?"+readerQ.Encode())
-	if err != nil {
-		w.Close()
-		return nil, fmt.Errorf("sqlite: open readers: %w", err)
-	}
+	r := sql.OpenDB(&cachingConnector{drv: drv, dsn: "file:" + path + "?" + readerQ.Encode()})
 	r.SetMaxOpenConns(4)
 	r.SetMaxIdleConns(4)
-	return &DB{Dialect: SQLite, W: w, R: r, Path: path}, nil
+	return &DB{Dialect: SQLite, W: w, R: r, Path: path, group: &grouper{w: w}}, nil
+}
+
+// sqliteDriver returns the registered SQLite driver (sql.Open does not
+// connect, so this opens nothing).
+func sqliteDriver() driver.Driver {
+	tmp, _ := sql.Open("sqlite", "")
+	defer tmp.Close()
+	return tmp.Driver()
 }
 
 func cloneValues(v url.Values) url.Values {
@@ -158,9 +163,30 @@ func (d *DB) Ping(ctx context.Context) error {
 }
 
 // Tx runs fn in a transaction on the writer and commits when fn returns nil.
-// Any error, or a panic, rolls it back. Work that must happen only if the
-// change commits (jobs, events) is enqueued through the same tx.
+// An error from fn, or a panic (re-raised in the caller's goroutine), rolls
+// back fn's writes. Work that must happen only if the change commits (jobs,
+// events) is enqueued through the same tx. Tx returns nil only once fn's
+// writes are durably committed; if ctx is done before fn starts, fn does not
+// run and Tx returns ctx.Err().
+//
+// On SQLite, concurrent calls share commits (group commit): each fn runs in
+// its caller's goroutine, one after another, inside its own SAVEPOINT of a
+// transaction that is committed once for up to 64 of them, so one fsync
+// serves them all; a lone caller is not delayed. So fn must treat tx as valid
+// only until it returns, never call Commit or Rollback on it, never call Tx or
+// use d.W itself (that deadlocks, as it did with one connection), and never
+// block on something another goroutine does only after its own Tx call
+// returns. Statements inside a writer transaction are not interrupted when
+// their ctx ends (SQLite would abandon the whole shared transaction); a
+// cancelled fn fails at its next statement instead, rolling back only its own
+// work. On PostgreSQL each call is its own transaction.
 func (d *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+	if d.group != nil {
+		return d.group.tx(ctx, fn)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	tx, err := d.W.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)

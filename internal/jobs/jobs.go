@@ -27,6 +27,7 @@ type Registry struct {
 	workers  *river.Workers
 	kinds    []string
 	periodic []*river.PeriodicJob
+	queues   map[string]int // extra queues: name → concurrent jobs per process
 }
 
 // NewRegistry returns an empty registry.
@@ -50,6 +51,18 @@ func (r *Registry) Every(interval time.Duration, args func() river.JobArgs) {
 		&river.PeriodicJobOpts{RunOnStart: true}))
 }
 
+// Queue declares a queue of its own for jobs enqueued with InsertOpts.Queue
+// set to name, worked by up to maxWorkers jobs at a time in each process. A
+// domain whose jobs are many and mostly waiting on the network (webhook
+// deliveries) gets its own queue, so a backlog of them neither starves the
+// default queue's jobs nor is held to the default queue's concurrency.
+func (r *Registry) Queue(name string, maxWorkers int) {
+	if r.queues == nil {
+		r.queues = map[string]int{}
+	}
+	r.queues[name] = maxWorkers
+}
+
 // Kinds lists the registered job kinds in registration order.
 func (r *Registry) Kinds() []string { return append([]string(nil), r.kinds...) }
 
@@ -57,7 +70,7 @@ func (r *Registry) Kinds() []string { return append([]string(nil), r.kinds...) }
 // River's own defaults (100 ms cooldown, 1 s poll) would add up to a second
 // to every webhook and SMS.
 type Config struct {
-	MaxWorkers           int           // concurrent jobs per process (default 20)
+	MaxWorkers           int           // concurrent jobs of the default queue per process (default 20)
 	FetchCooldown        time.Duration // default 5 ms
 	FetchPollInterval    time.Duration // default 50 ms
 	JobTimeout           time.Duration // default 1 min
@@ -117,6 +130,9 @@ func New(d *db.DB, reg *Registry, cfg Config) (*Queue, error) {
 		rc.Workers = reg.workers
 		rc.PeriodicJobs = reg.periodic
 		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.MaxWorkers}}
+		for name, n := range reg.queues {
+			rc.Queues[name] = river.QueueConfig{MaxWorkers: n}
+		}
 	}
 	q := &Queue{d: d}
 	switch d.Dialect {

@@ -51,7 +51,7 @@ func newClient(timeout time.Duration, allowPrivate bool, override http.RoundTrip
 			TLSHandshakeTimeout:    5 * time.Second,
 			ResponseHeaderTimeout:  timeout,
 			MaxResponseHeaderBytes: 64 << 10,
-			MaxIdleConnsPerHost:    4,
+			MaxIdleConnsPerHost:    DefaultWorkers, // keep a connection per concurrent delivery to one receiver
 			IdleConnTimeout:        60 * time.Second,
 			ForceAttemptHTTP2:      true,
 		}

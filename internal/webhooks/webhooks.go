@@ -40,10 +40,22 @@ type Config struct {
 	Schedule []time.Duration
 	// Timeout bounds one attempt (default 10 s).
 	Timeout time.Duration
+	// Workers bounds concurrent deliveries per process (default
+	// DefaultWorkers); deliveries run on a job queue of their own.
+	Workers int
 	Logger  *slog.Logger
 	// Transport overrides the guarded transport (tests only).
 	Transport http.RoundTripper
 }
+
+// Queue is the job queue deliveries run on. Deliveries enqueued by older
+// versions on the default queue are still worked there.
+const Queue = "webhooks"
+
+// DefaultWorkers is how many deliveries a process attempts at once. Each
+// mostly waits on the receiver, so this is well above the default queue's
+// concurrency: deliveries were bounded by it, not by the CPU or the database.
+const DefaultWorkers = 100
 
 // Service emits and delivers events.
 type Service struct {
@@ -65,12 +77,16 @@ func New(cfg Config, reg *jobs.Registry) (*Service, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = DefaultWorkers
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{cfg: cfg, db: cfg.DB, log: cfg.Logger}
 	s.client = newClient(cfg.Timeout, cfg.AllowPrivate, cfg.Transport)
 	jobs.Register(reg, &deliverWorker{s: s})
+	reg.Queue(Queue, cfg.Workers)
 	return s, nil
 }
 
@@ -144,7 +160,7 @@ func (s *Service) enqueue(ctx context.Context, tx *sql.Tx, deliveryID string, ro
 	_, err := s.queue.Enqueue(ctx, tx, deliverArgs{DeliveryID: deliveryID, Round: round},
 		// Attempts on the schedule snooze between runs and do not count
 		// here; these are for rescues after a crash and bookkeeping errors.
-		&river.InsertOpts{MaxAttempts: len(s.cfg.Schedule) + rescueRuns})
+		&river.InsertOpts{MaxAttempts: len(s.cfg.Schedule) + rescueRuns, Queue: Queue})
 	return err
 }
 
