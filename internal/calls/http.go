@@ -163,7 +163,10 @@ func (s *Service) Routes(api huma.API) {
 			"Send `Last-Event-ID` to resume after an event. Comment lines keep the connection alive. The stream ends once the call has ended and its result is settled; for a call that already ended it replays the log and ends.",
 		Security: httpapi.Authed, Errors: []int{401, 404},
 	}, func(ctx context.Context, in *streamInput) (*huma.StreamResponse, error) {
-		c, err := callByID(ctx, s.db.R, httpapi.MustPrincipal(ctx).TeamID, in.CallID)
+		// Read off this goroutine: it becomes the stream's (see offRead).
+		var c Call
+		var err error
+		offRead(func() { c, err = callByID(ctx, s.db.R, httpapi.MustPrincipal(ctx).TeamID, in.CallID) })
 		if err != nil {
 			return nil, s.fail(ctx, err)
 		}
