@@ -171,6 +171,9 @@ func (s *Service) Routes(api huma.API) {
 			return nil, s.fail(ctx, err)
 		}
 		last := parseLastEventID(in.LastEventID)
+		// The stream re-reads the call; keep only its identity for the
+		// stream's lifetime, not the whole row.
+		c = Call{ID: c.ID, teamID: c.teamID}
 		return &huma.StreamResponse{Body: func(hc huma.Context) {
 			hc.SetHeader("Content-Type", "text/event-stream")
 			hc.SetHeader("Cache-Control", "no-cache")
