@@ -224,7 +224,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	a.Calls.Routes(a.HTTP.API)
 	a.HTTP.Handle("POST "+carrierCallStatusPath, carrier.CallStatusWebhook(a.CarrierVerifier, a.Calls, log.With("component", "carrier-webhooks")))
 	hooksLog := log.With("component", "carrier-webhooks")
-	a.HTTP.Handle("POST "+carrierDynamicVariablesPath, carrier.DynamicVariablesWebhook(a.CarrierVerifier, hooksLog, a.Calls, a.Inbound))
+	a.HTTP.Handle("POST "+carrierDynamicVariablesPath, carrier.DynamicVariablesWebhook(a.CarrierVerifier, hooksLog, callVariables{a.Calls, a.Inbound}))
 	a.HTTP.Handle("POST "+carrierGatePath, carrier.GateWebhook(a.CarrierVerifier, a.Inbound, hooksLog))
 	a.HTTP.Handle("POST "+carrierLookupToolPath, carrier.LookupToolWebhook(toolSecret, inboundCalls{a.Calls}, a.Inbound, hooksLog))
 	ok = true

@@ -76,9 +76,13 @@ func (s *Service) ByProviderID(ctx context.Context, providerCallID string) (Call
 	if err != nil {
 		return CallRef{}, false, err
 	}
+	return refOf(c), true, nil
+}
+
+func refOf(c Call) CallRef {
 	ref := CallRef{ID: c.ID, TeamID: c.teamID, AgentID: c.AgentID, Direction: c.Direction, From: c.PhoneNumberFrom, To: c.PhoneNumberTo}
 	if c.InboundSessionID != nil {
 		ref.SessionID = *c.InboundSessionID
 	}
-	return ref, true, nil
+	return ref
 }

@@ -136,18 +136,31 @@ const CallerMatchOutbound = ""
 // is false when the call is not one of ours (inbound calls, not handled
 // here).
 func (s *Service) DynamicVariables(ctx context.Context, callControlID string) (map[string]string, bool, error) {
+	ref, vars, ok, err := s.CallVariables(ctx, callControlID)
+	if err != nil || !ok || ref.Direction == Inbound {
+		return nil, false, err
+	}
+	return vars, true, nil
+}
+
+// CallVariables finds a call by the carrier's id with one read and
+// returns what other domains need of it and, for an outbound call, the
+// variables its assistant receives (nil for an inbound call, whose
+// caller the inbound domain identifies). ok is false for unknown calls.
+func (s *Service) CallVariables(ctx context.Context, callControlID string) (CallRef, map[string]string, bool, error) {
 	if callControlID == "" {
-		return nil, false, nil
+		return CallRef{}, nil, false, nil
 	}
 	c, err := callByProviderID(ctx, s.db.R, callControlID)
 	if errors.Is(err, errNotFound) {
-		return nil, false, nil
+		return CallRef{}, nil, false, nil
 	}
 	if err != nil {
-		return nil, false, err
+		return CallRef{}, nil, false, err
 	}
+	ref := refOf(c)
 	if c.Direction == Inbound {
-		return nil, false, nil // inbound callers are identified by the inbound domain
+		return ref, nil, true, nil
 	}
 	vars := make(map[string]string, len(c.DynamicVariables)+2)
 	for k, v := range c.DynamicVariables {
@@ -155,7 +168,7 @@ func (s *Service) DynamicVariables(ctx context.Context, callControlID string) (m
 	}
 	vars["caller_match_status"] = CallerMatchOutbound
 	vars["peak_voice_call_id"] = c.ID
-	return vars, true, nil
+	return ref, vars, true, nil
 }
 
 // Hangup ends a live call. A call not dialed yet is canceled without
