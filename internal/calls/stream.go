@@ -315,6 +315,7 @@ func (s *Service) stream(ctx context.Context, w io.Writer, flush func() error, c
 		}
 	}
 }
+
 // parseLastEventID reads the Last-Event-ID header; anything unreadable
 // replays from the start.
 func parseLastEventID(v string) int {
