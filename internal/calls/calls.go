@@ -192,6 +192,8 @@ type Service struct {
 	rate   *rateLimiter
 	broker *broker
 	listen listener
+	// rq reads with cached statements (streams, carrier look-ups).
+	rq db.Querier
 
 	// Test hooks of streams: after subscribing, and each time a stream
 	// has written all it read and is about to wait.
@@ -217,6 +219,9 @@ func New(cfg Config, reg *jobs.Registry) *Service {
 	}
 	s := &Service{cfg: cfg, db: cfg.DB, log: cfg.Logger, rate: newRateLimiter(), broker: newBroker()}
 	s.listen.s = s
+	if cfg.DB != nil {
+		s.rq = db.NewStmts(cfg.DB.Dialect, cfg.DB.R)
+	}
 	s.broker.poll, s.broker.every, s.broker.done = s.safetyPoll, s.pollInterval, cfg.Done
 	s.SetLimits(cfg.Limits)
 	if cfg.Agents != nil {

@@ -69,7 +69,7 @@ type CallRef struct {
 
 // ByProviderID finds a call by the carrier's id.
 func (s *Service) ByProviderID(ctx context.Context, providerCallID string) (CallRef, bool, error) {
-	c, err := callByProviderID(ctx, s.db.R, providerCallID)
+	c, err := callByProviderID(ctx, s.rq, providerCallID)
 	if errors.Is(err, errNotFound) {
 		return CallRef{}, false, nil
 	}

@@ -151,7 +151,7 @@ func (s *Service) CallVariables(ctx context.Context, callControlID string) (Call
 	if callControlID == "" {
 		return CallRef{}, nil, false, nil
 	}
-	c, err := callByProviderID(ctx, s.db.R, callControlID)
+	c, err := callByProviderID(ctx, s.rq, callControlID)
 	if errors.Is(err, errNotFound) {
 		return CallRef{}, nil, false, nil
 	}

@@ -238,9 +238,9 @@ func offRead(fn func()) {
 // after seeing the call finished holds every event up to the end.
 func (s *Service) streamState(ctx context.Context, teamID, callID string, lastID, limit int) (cur Call, evs []CallEvent, err error) {
 	offRead(func() {
-		cur, err = callByID(ctx, s.db.R, teamID, callID)
+		cur, err = callByID(ctx, s.rq, teamID, callID)
 		if err == nil {
-			evs, err = eventsAfter(ctx, s.db.R, callID, lastID, limit)
+			evs, err = eventsAfter(ctx, s.rq, callID, lastID, limit)
 		}
 	})
 	return cur, evs, err

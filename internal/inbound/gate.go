@@ -154,7 +154,7 @@ type event struct {
 func (s *Service) emitEvents(ctx context.Context, teamID, sessionID string, evs ...event) error {
 	// Most sessions have no webhook_url: find out with a read, so the hot
 	// dynamic-variables path does not queue for the single SQLite writer.
-	sess, err := sessionByID(ctx, s.db.R, teamID, sessionID)
+	sess, err := sessionByID(ctx, s.rq, teamID, sessionID)
 	if err != nil || sess.WebhookURL == nil {
 		return err
 	}

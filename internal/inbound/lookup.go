@@ -38,7 +38,7 @@ func (s *Service) LookupCall(ctx context.Context, ref CallRef, callerName, calle
 	if ref.SessionID == "" {
 		return LookupResult{}, false, nil
 	}
-	targets, err := targetsOf(ctx, s.db.R, ref.SessionID)
+	targets, err := targetsOf(ctx, s.rq, ref.SessionID)
 	if err != nil {
 		return LookupResult{}, false, err
 	}

@@ -128,11 +128,11 @@ func (s *Service) Identify(ctx context.Context, teamID, sessionID, from string) 
 
 // identify is Identify, also returning the session it read.
 func (s *Service) identify(ctx context.Context, teamID, sessionID, from string) (Identification, Session, error) {
-	sess, err := sessionByID(ctx, s.db.R, teamID, sessionID)
+	sess, err := sessionByID(ctx, s.rq, teamID, sessionID)
 	if err != nil {
 		return Identification{}, Session{}, err
 	}
-	targets, err := targetsOf(ctx, s.db.R, sessionID)
+	targets, err := targetsOf(ctx, s.rq, sessionID)
 	if err != nil {
 		return Identification{}, Session{}, err
 	}

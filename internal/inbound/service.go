@@ -46,6 +46,8 @@ type Service struct {
 	cfg Config
 	db  *db.DB
 	log *slog.Logger
+	// rq reads with cached statements (the hot per-call reads).
+	rq db.Querier
 }
 
 // New builds the service and registers its expiry sweeper in reg.
@@ -63,6 +65,9 @@ func New(cfg Config, reg *jobs.Registry) *Service {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{cfg: cfg, db: cfg.DB, log: cfg.Logger}
+	if cfg.DB != nil {
+		s.rq = db.NewStmts(cfg.DB.Dialect, cfg.DB.R)
+	}
 	jobs.Register(reg, &expireWorker{s: s})
 	reg.Every(cfg.SweepEvery, func() river.JobArgs { return expireArgs{} })
 	return s
