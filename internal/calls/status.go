@@ -3,6 +3,7 @@ package calls
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -151,24 +152,36 @@ func (s *Service) CallVariables(ctx context.Context, callControlID string) (Call
 	if callControlID == "" {
 		return CallRef{}, nil, false, nil
 	}
-	c, err := callByProviderID(ctx, s.rq, callControlID)
-	if errors.Is(err, errNotFound) {
-		return CallRef{}, nil, false, nil
-	}
-	if err != nil {
+	ref, dyn, ok, err := s.refByProviderID(ctx, callControlID)
+	if err != nil || !ok {
 		return CallRef{}, nil, false, err
 	}
-	ref := refOf(c)
-	if c.Direction == Inbound {
+	if ref.Direction == Inbound {
 		return ref, nil, true, nil
 	}
-	vars := make(map[string]string, len(c.DynamicVariables)+2)
-	for k, v := range c.DynamicVariables {
-		vars[k] = v
-	}
+	vars := map[string]string{}
+	_ = json.Unmarshal([]byte(dyn), &vars)
 	vars["caller_match_status"] = CallerMatchOutbound
-	vars["peak_voice_call_id"] = c.ID
+	vars["peak_voice_call_id"] = ref.ID
 	return ref, vars, true, nil
+}
+
+// refByProviderID reads, by the carrier's id, only what CallRef and the
+// dynamic variables need: the full row decodes four JSON documents and a
+// dozen nullable columns for nothing. dyn is the dynamic_variables JSON.
+func (s *Service) refByProviderID(ctx context.Context, providerCallID string) (ref CallRef, dyn string, ok bool, err error) {
+	var sess sql.NullString
+	err = s.rq.QueryRowContext(ctx, `SELECT id, team_id, agent_id, direction, from_number, to_number, inbound_session_id,
+		dynamic_variables FROM calls WHERE provider_call_id = $1`, providerCallID).Scan(
+		&ref.ID, &ref.TeamID, &ref.AgentID, &ref.Direction, &ref.From, &ref.To, &sess, &dyn)
+	if errors.Is(err, sql.ErrNoRows) {
+		return CallRef{}, "", false, nil
+	}
+	if err != nil {
+		return CallRef{}, "", false, err
+	}
+	ref.SessionID = sess.String
+	return ref, dyn, true, nil
 }
 
 // Hangup ends a live call. A call not dialed yet is canceled without
