@@ -239,6 +239,11 @@ func listQueries(teamID string, f Filter) (countSQL, pageSQL string, args []any)
 	}
 	cond := strings.Join(where, " AND ")
 	countSQL = `SELECT COUNT(*) FROM calls WHERE ` + cond
+	if len(args) == 1 {
+		// Unfiltered: the team's counter (migration 0013) instead of
+		// counting every call.
+		countSQL = `SELECT COALESCE(SUM(calls), 0) FROM team_call_counts WHERE team_id = $1`
+	}
 	pageSQL = `SELECT ` + callCols + ` FROM calls WHERE ` + cond + ` ORDER BY created_at DESC, id DESC LIMIT $` +
 		strconv.Itoa(len(args)+1) + ` OFFSET $` + strconv.Itoa(len(args)+2)
 	return countSQL, pageSQL, args
@@ -250,6 +255,7 @@ func listCalls(ctx context.Context, q db.Querier, teamID string, f Filter, limit
 	if err := q.QueryRowContext(ctx, countSQL, args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
+
 	rows, err := q.QueryContext(ctx, pageSQL, append(args, limit, offset)...)
 	if err != nil {
 		return nil, 0, err
