@@ -139,14 +139,24 @@ func TestListTotalFromCounter(t *testing.T) {
 				t.Fatalf("%s: total %d, rows %d, page %d; want %d", team, total, rows, len(got), want)
 			}
 		}
-		// Moving a call between teams (nothing does today) keeps both right.
-		if _, err := d.W.ExecContext(ctx, `UPDATE calls SET team_id = 'team-3' WHERE id = 'c1-0'`); err != nil {
+		// A statement inserting several calls at once counts them all.
+		if _, err := d.W.ExecContext(ctx, `INSERT INTO calls (id, team_id, agent_id, direction, status,
+			status_rank, from_number, to_number, provider, provider_agent_id, brief_variables, dynamic_variables, objectives, overrides,
+			dispatch, result_status, event_seq, created_at, updated_at)
+			SELECT id || '-copy', team_id, agent_id, direction, status, status_rank, from_number, to_number, provider, provider_agent_id,
+			brief_variables, dynamic_variables, objectives, overrides, dispatch, result_status, event_seq, created_at, updated_at
+			FROM calls WHERE team_id = 'team-2'`); err != nil {
 			t.Fatal(err)
 		}
-		for team, want := range map[string]int{"team-1": 6, "team-3": 1} {
-			if _, total, err := listCalls(ctx, d.R, team, Filter{}, 5, 0); err != nil || total != want {
-				t.Fatalf("%s after the move: total %d, want %d (%v)", team, total, want, err)
-			}
+		if _, total, err := listCalls(ctx, d.R, "team-2", Filter{}, 5, 0); err != nil || total != 6 {
+			t.Fatalf("team-2 after a batch insert: total %d, want 6 (%v)", total, err)
+		}
+		// Deleting (nothing does today) keeps the count right.
+		if _, err := d.W.ExecContext(ctx, `DELETE FROM calls WHERE id IN ('c1-0', 'c1-1')`); err != nil {
+			t.Fatal(err)
+		}
+		if _, total, err := listCalls(ctx, d.R, "team-1", Filter{}, 5, 0); err != nil || total != 5 {
+			t.Fatalf("team-1 after deleting two: total %d, want 5 (%v)", total, err)
 		}
 	})
 }
