@@ -9,8 +9,10 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -100,6 +102,8 @@ func scenSSE(ctx context.Context, o *options, t *target) (*result, error) {
 	time.Sleep(idleFor)
 	idleCPU := float64(cpuTicks(t.pid)-cpuIdleStart) / 100 / idleFor.Seconds()
 	rssAfter, heapAfter := rssOf(t.pid, "VmRSS"), goMem(t)
+	stacksAfter := goStacks(t)
+	writeHeapProfile(o, t, "sse")
 
 	// Move a sample of the calls to ringing, paced, and time each event.
 	sample := min(n, o.sseEvents)
@@ -144,15 +148,33 @@ func scenSSE(ctx context.Context, o *options, t *target) (*result, error) {
 		r.set("streams", float64(opened))
 		r.note("server RSS %s → %s: %.1f KiB per open stream", mib(rssBefore), mib(rssAfter), float64(rssAfter-rssBefore)/1024/float64(opened))
 		if heapBefore > 0 {
-			r.note("Go heap+stacks %s → %s: %.1f KiB per open stream", mib(heapBefore), mib(heapAfter), float64(heapAfter-heapBefore)/1024/float64(opened))
+			r.note("Go heap+stacks %s → %s: %.1f KiB per open stream (goroutine stacks now %s)", mib(heapBefore), mib(heapAfter),
+				float64(heapAfter-heapBefore)/1024/float64(opened), mib(stacksAfter))
 		}
-		r.note("server CPU with the streams idle: %.0f%% of one core (each stream re-reads its call every 2s)", 100*idleCPU)
+		r.note("server CPU with the streams idle: %.0f%% of one core ", 100*idleCPU)
 	}
 	r.note("latency: status callback sent → its call.status event read by the stream, %d events at 500/s; rate column is that pace", sample)
 	if len(rep.Errors) > 0 {
 		r.note("child errors (first): %s", rep.Errors[0])
 	}
 	return r, nil
+}
+
+// writeHeapProfile saves the in-process server's heap and goroutine
+// profiles (with --pprof-dir), to see where per-connection memory goes.
+func writeHeapProfile(o *options, t *target, name string) {
+	if o.pprofDir == "" || t.app == nil {
+		return
+	}
+	_ = os.MkdirAll(o.pprofDir, 0o755)
+	for _, p := range []string{"heap", "goroutine"} {
+		f, err := os.Create(filepath.Join(o.pprofDir, fmt.Sprintf("%s-%s-%s.pprof", p, t.engine, name)))
+		if err != nil {
+			continue
+		}
+		_ = pprof.Lookup(p).WriteTo(f, 0)
+		_ = f.Close()
+	}
 }
 
 // freeMemory returns freed heap to the OS so RSS readings compare.
@@ -171,6 +193,16 @@ func goMem(t *target) int64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return int64(m.HeapInuse + m.StackInuse)
+}
+
+// goStacks is the in-process goroutine stack memory in use (0 when external).
+func goStacks(t *target) int64 {
+	if t.app == nil {
+		return 0
+	}
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.StackInuse)
 }
 
 // cpuTicks is a process's user+system CPU time in clock ticks (1/100 s).

@@ -79,6 +79,26 @@ func (b inboundCalls) ByProviderID(ctx context.Context, providerCallID string) (
 		SessionID: r.SessionID}, ok, err
 }
 
+// callVariables answers the carrier's dynamic-variables request with one
+// look-up of the call: the calls domain answers outbound calls, the
+// inbound domain identifies the caller of inbound ones.
+type callVariables struct {
+	c  *calls.Service
+	in *inbound.Service
+}
+
+func (b callVariables) DynamicVariables(ctx context.Context, callControlID string) (map[string]string, bool, error) {
+	r, vars, ok, err := b.c.CallVariables(ctx, callControlID)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	if r.Direction != calls.Inbound {
+		return vars, true, nil
+	}
+	return b.in.CallVariables(ctx, inbound.CallRef{ID: r.ID, TeamID: r.TeamID, AgentID: r.AgentID, Direction: r.Direction,
+		From: r.From, SessionID: r.SessionID})
+}
+
 // assistantIDs tells the inbound gate which assistant runs an agent.
 type assistantIDs struct{ a *agents.Service }
 

@@ -49,19 +49,22 @@ var Version = "dev"
 
 // App is a built, not yet running, Peak Voice server.
 type App struct {
-	cfg      Config
-	log      *slog.Logger
-	DB       *db.DB
-	Queue    *jobs.Queue
-	Auth     *auth.Service
-	Webhooks *webhooks.Service
-	Numbers  *numbers.Service
-	SMS      *messaging.Service
-	Calls    *calls.Service
-	Agents   *agents.Service
-	Inbound  *inbound.Service
-	HTTP     *httpapi.Server
-	Metrics  *httpapi.Metrics
+	cfg Config
+	log *slog.Logger
+	// start-up timing (see phase)
+	started, lastPhase time.Time
+	phases             []string
+	DB                 *db.DB
+	Queue              *jobs.Queue
+	Auth               *auth.Service
+	Webhooks           *webhooks.Service
+	Numbers            *numbers.Service
+	SMS                *messaging.Service
+	Calls              *calls.Service
+	Agents             *agents.Service
+	Inbound            *inbound.Service
+	HTTP               *httpapi.Server
+	Metrics            *httpapi.Metrics
 
 	// Carrier is the Telnyx adapter, aimed at Telnyx or at the embedded
 	// simulator; CarrierVerifier checks the signatures of its webhooks.
@@ -92,8 +95,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log}
+	a := &App{cfg: cfg, log: log, started: time.Now()}
 	secrets, err := a.secrets()
+	a.phase("secrets")
 	if err != nil {
 		return nil, err
 	}
@@ -102,6 +106,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	a.DB = d
+	a.phase("open database")
 	ok := false
 	defer func() {
 		if !ok {
@@ -111,6 +116,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if err := Migrate(ctx, d); err != nil {
 		return nil, err
 	}
+	a.phase("migrate")
 	// Listen now, so the addresses — and the URLs the carrier will call —
 	// are known while the services are built.
 	if a.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
@@ -123,6 +129,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if err := a.setupCarrier(secrets); err != nil {
 		return nil, err
 	}
+	a.phase("carrier")
 
 	pw := auth.PasswordParams{}
 	if cfg.passwordCostLow {
@@ -136,6 +143,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 
+	a.phase("auth")
 	dev := cfg.Mode != ModeProduction
 	// Tool-call tokens are keyed by the webhook signing secret (with their
 	// own message prefix), so one secret to set covers both.
@@ -148,6 +156,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.phase("webhooks")
 	a.Numbers = numbers.New(numbers.Config{
 		DB: d, Inventory: carrier.Inventory{C: a.Carrier},
 		MessagingWebhookURL: a.PublicURL + carrierMessagingPath,
@@ -175,6 +184,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.phase("numbers, sms, agents")
 	a.Numbers.SetAgents(agentBinding{a.Agents})
 	a.Inbound = inbound.New(inbound.Config{
 		DB: d, Numbers: a.Numbers, Agents: agentBinding{a.Agents}, Webhooks: a.Webhooks,
@@ -191,12 +201,14 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	}, reg)
 	a.Calls.SetAgents(agentCalls{a.Agents})
 	a.Inbound.SetCalls(inboundCalls{a.Calls}, assistantIDs{a.Agents})
+	a.phase("inbound, calls")
 	a.Queue, err = jobs.New(d, reg, jobs.Config{
 		JobTimeout: cfg.JobTimeout, RescueStuckJobsAfter: cfg.JobRescueAfter, Logger: log.With("component", "jobs"),
 	})
 	if err != nil {
 		return nil, err
 	}
+	a.phase("job queue")
 	a.Webhooks.SetQueue(a.Queue)
 	a.Calls.SetQueue(a.Queue)
 	a.Agents.SetQueue(a.Queue)
@@ -211,6 +223,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.phase("guide")
 	a.HTTP = httpapi.New(httpapi.Config{
 		Title: "Peak Voice API", Version: Version, Logger: log,
 		Auth: a.Auth, Metrics: a.Metrics, Ready: a.ready, Guide: guide,
@@ -227,12 +240,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	a.Calls.Routes(a.HTTP.API)
 	a.HTTP.Handle("POST "+carrierCallStatusPath, carrier.CallStatusWebhook(a.CarrierVerifier, a.Calls, log.With("component", "carrier-webhooks")))
 	hooksLog := log.With("component", "carrier-webhooks")
-	a.HTTP.Handle("POST "+carrierDynamicVariablesPath, carrier.DynamicVariablesWebhook(a.CarrierVerifier, hooksLog, a.Calls, a.Inbound))
+	a.HTTP.Handle("POST "+carrierDynamicVariablesPath, carrier.DynamicVariablesWebhook(a.CarrierVerifier, hooksLog, callVariables{a.Calls, a.Inbound}))
 	a.HTTP.Handle("POST "+carrierGatePath, carrier.GateWebhook(a.CarrierVerifier, a.Inbound, hooksLog))
 	a.HTTP.Handle("POST "+carrierLookupToolPath, carrier.LookupToolWebhook(toolSecret, inboundCalls{a.Calls}, a.Inbound, hooksLog))
 	if err := a.mountConsole(); err != nil {
 		return nil, err
 	}
+	a.phase("routes")
 	ok = true
 	return a, nil
 }
@@ -326,6 +340,18 @@ func (a *App) ready(ctx context.Context) error {
 	return nil
 }
 
+// phase records how long the start-up step just finished took (logged at
+// debug level once serving, to see where start-up time goes).
+func (a *App) phase(name string) {
+	now := time.Now()
+	last := a.started
+	if a.lastPhase.After(last) {
+		last = a.lastPhase
+	}
+	a.lastPhase = now
+	a.phases = append(a.phases, fmt.Sprintf("%s %s", name, now.Sub(last).Round(100*time.Microsecond)))
+}
+
 // Addr is the address the API listens on.
 func (a *App) Addr() string { return a.ln.Addr().String() }
 
@@ -338,6 +364,7 @@ func (a *App) Run(ctx context.Context, onListen func(addr string)) error {
 	if err := a.Queue.Start(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
+	a.phase("start job queue")
 	// Streams hear of other replicas' call events through PostgreSQL
 	// (nothing on SQLite). Stopped, and waited for, before the database
 	// closes.
@@ -355,7 +382,9 @@ func (a *App) Run(ctx context.Context, onListen func(addr string)) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	addr := ln.Addr().String()
+	a.phase("serve")
 	a.log.Info("peakvoice serving", "addr", "http://"+addr, "database", a.dbLabel(), "version", Version)
+	a.log.Debug("start-up phases", "phases", a.phases)
 	if onListen != nil {
 		onListen(addr)
 	}

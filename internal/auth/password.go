@@ -40,6 +40,19 @@ func hashPassword(pw string, p PasswordParams) (string, error) {
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
 }
 
+// dummyPasswordHash returns an encoded hash with p's costs, a random salt
+// and a random key, which no password matches (short of guessing 256
+// random bits). Checking a password against it costs one argon2id at p,
+// like a real user's hash, without spending that at start-up to make it.
+func dummyPasswordHash(p PasswordParams) (string, error) {
+	b := make([]byte, saltLen+keyLen)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.MemoryKiB, p.Time, p.Threads,
+		base64.RawStdEncoding.EncodeToString(b[:saltLen]), base64.RawStdEncoding.EncodeToString(b[saltLen:])), nil
+}
+
 var errBadHash = errors.New("malformed password hash")
 
 // checkPassword reports whether pw matches an encoded hash, in constant time.

@@ -143,3 +143,26 @@ func TestPasswordHash(t *testing.T) {
 		t.Fatal("malformed hash accepted")
 	}
 }
+
+// TestDummyPasswordHash: the hash checked for unknown emails has the
+// configured costs, decodes like a real one, and matches no password.
+func TestDummyPasswordHash(t *testing.T) {
+	t.Parallel()
+	p := PasswordParams{MemoryKiB: 1024, Time: 1, Threads: 1}
+	h, err := dummyPasswordHash(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	real, _ := hashPassword("x", p)
+	if !strings.HasPrefix(h, "$argon2id$v=19$m=1024,t=1,p=1$") || len(h) != len(real) {
+		t.Fatalf("encoding %q (a real one: %q)", h, real)
+	}
+	for _, pw := range []string{"", "not a real password", "hunter22"} {
+		if ok, err := checkPassword(pw, h); ok || err != nil {
+			t.Fatalf("%q against the dummy: %v %v", pw, ok, err)
+		}
+	}
+	if h2, _ := dummyPasswordHash(p); h2 == h {
+		t.Fatal("dummy hashes repeat")
+	}
+}

@@ -192,6 +192,14 @@ type Service struct {
 	rate   *rateLimiter
 	broker *broker
 	listen listener
+	// rq is the read pool the hot reads use (streams, carrier look-ups);
+	// SQLite connections keep their statements prepared (db.Open).
+	rq db.Querier
+
+	// Test hooks of streams: after subscribing, and each time a stream
+	// has written all it read and is about to wait.
+	hookSubscribed func(callID string)
+	hookIdle       func(callID string, lastID int)
 }
 
 type agentsBox struct{ a Agents }
@@ -212,6 +220,10 @@ func New(cfg Config, reg *jobs.Registry) *Service {
 	}
 	s := &Service{cfg: cfg, db: cfg.DB, log: cfg.Logger, rate: newRateLimiter(), broker: newBroker()}
 	s.listen.s = s
+	if cfg.DB != nil {
+		s.rq = cfg.DB.R
+	}
+	s.broker.poll, s.broker.every, s.broker.done = s.safetyPoll, s.pollInterval, cfg.Done
 	s.SetLimits(cfg.Limits)
 	if cfg.Agents != nil {
 		s.SetAgents(cfg.Agents)

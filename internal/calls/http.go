@@ -164,11 +164,17 @@ func (s *Service) Routes(api huma.API) {
 			"Send `Last-Event-ID` to resume after an event. Comment lines keep the connection alive. The stream ends once the call has ended and its result is settled; for a call that already ended it replays the log and ends.",
 		Security: httpapi.Authed, Errors: []int{401, 404},
 	}, func(ctx context.Context, in *streamInput) (*huma.StreamResponse, error) {
-		c, err := callByID(ctx, s.db.R, httpapi.MustPrincipal(ctx).TeamID, in.CallID)
+		// Read off this goroutine: it becomes the stream's (see offRead).
+		var c Call
+		var err error
+		offRead(func() { c, err = callByID(ctx, s.db.R, httpapi.MustPrincipal(ctx).TeamID, in.CallID) })
 		if err != nil {
 			return nil, s.fail(ctx, err)
 		}
 		last := parseLastEventID(in.LastEventID)
+		// The stream re-reads the call; keep only its identity for the
+		// stream's lifetime, not the whole row.
+		c = Call{ID: c.ID, teamID: c.teamID}
 		return &huma.StreamResponse{Body: func(hc huma.Context) {
 			hc.SetHeader("Content-Type", "text/event-stream")
 			hc.SetHeader("Cache-Control", "no-cache")

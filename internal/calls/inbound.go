@@ -69,16 +69,6 @@ type CallRef struct {
 
 // ByProviderID finds a call by the carrier's id.
 func (s *Service) ByProviderID(ctx context.Context, providerCallID string) (CallRef, bool, error) {
-	c, err := callByProviderID(ctx, s.db.R, providerCallID)
-	if errors.Is(err, errNotFound) {
-		return CallRef{}, false, nil
-	}
-	if err != nil {
-		return CallRef{}, false, err
-	}
-	ref := CallRef{ID: c.ID, TeamID: c.teamID, AgentID: c.AgentID, Direction: c.Direction, From: c.PhoneNumberFrom, To: c.PhoneNumberTo}
-	if c.InboundSessionID != nil {
-		ref.SessionID = *c.InboundSessionID
-	}
-	return ref, true, nil
+	ref, _, ok, err := s.refByProviderID(ctx, providerCallID)
+	return ref, ok, err
 }

@@ -19,9 +19,13 @@ import (
 // lost or duplicated notification costs latency at worst, never an event.
 const eventChannel = "peakvoice_call_events"
 
-// Poll intervals of an open stream. Without a cross-process wake-up
-// (SQLite, or PostgreSQL while the listener is reconnecting) the log is
-// re-read often; with one, the poll is only a safety net.
+// Intervals of the broker's shared safety poll (one batched read of the
+// followed calls' log positions per round, not one per stream). On
+// PostgreSQL while the listener is reconnecting, other replicas' commits
+// are only seen by the poll, so it runs often; otherwise every commit
+// wakes its streams (in-process after commit; on PostgreSQL also through
+// the listener, and on SQLite this process is the only writer), and the
+// poll is just a safety net.
 const (
 	pollEvery         = 2 * time.Second
 	pollEveryListened = 10 * time.Second
@@ -93,7 +97,7 @@ func (l *listener) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		l.s.log.Warn("call event listener lost its connection; streams poll every "+pollEvery.String()+" until it is back",
+		l.s.log.Warn("call event listener lost its connection; call streams are polled every "+pollEvery.String()+" until it is back",
 			"err", err, "retry_in", backoff)
 		select {
 		case <-ctx.Done():
@@ -135,10 +139,9 @@ func (l *listener) session(ctx context.Context) error {
 	}
 }
 
-// pollInterval is how long an open stream waits for a wake-up before it
-// re-reads the log anyway.
+// pollInterval is the pause between rounds of the shared safety poll.
 func (s *Service) pollInterval() time.Duration {
-	if s.listen.connected.Load() {
+	if s.db.Dialect != db.Postgres || s.listen.connected.Load() {
 		return pollEveryListened
 	}
 	return pollEvery

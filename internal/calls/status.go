@@ -3,6 +3,7 @@ package calls
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -136,26 +137,51 @@ const CallerMatchOutbound = ""
 // is false when the call is not one of ours (inbound calls, not handled
 // here).
 func (s *Service) DynamicVariables(ctx context.Context, callControlID string) (map[string]string, bool, error) {
-	if callControlID == "" {
-		return nil, false, nil
-	}
-	c, err := callByProviderID(ctx, s.db.R, callControlID)
-	if errors.Is(err, errNotFound) {
-		return nil, false, nil
-	}
-	if err != nil {
+	ref, vars, ok, err := s.CallVariables(ctx, callControlID)
+	if err != nil || !ok || ref.Direction == Inbound {
 		return nil, false, err
 	}
-	if c.Direction == Inbound {
-		return nil, false, nil // inbound callers are identified by the inbound domain
-	}
-	vars := make(map[string]string, len(c.DynamicVariables)+2)
-	for k, v := range c.DynamicVariables {
-		vars[k] = v
-	}
-	vars["caller_match_status"] = CallerMatchOutbound
-	vars["peak_voice_call_id"] = c.ID
 	return vars, true, nil
+}
+
+// CallVariables finds a call by the carrier's id with one read and
+// returns what other domains need of it and, for an outbound call, the
+// variables its assistant receives (nil for an inbound call, whose
+// caller the inbound domain identifies). ok is false for unknown calls.
+func (s *Service) CallVariables(ctx context.Context, callControlID string) (CallRef, map[string]string, bool, error) {
+	if callControlID == "" {
+		return CallRef{}, nil, false, nil
+	}
+	ref, dyn, ok, err := s.refByProviderID(ctx, callControlID)
+	if err != nil || !ok {
+		return CallRef{}, nil, false, err
+	}
+	if ref.Direction == Inbound {
+		return ref, nil, true, nil
+	}
+	vars := map[string]string{}
+	_ = json.Unmarshal([]byte(dyn), &vars)
+	vars["caller_match_status"] = CallerMatchOutbound
+	vars["peak_voice_call_id"] = ref.ID
+	return ref, vars, true, nil
+}
+
+// refByProviderID reads, by the carrier's id, only what CallRef and the
+// dynamic variables need: the full row decodes four JSON documents and a
+// dozen nullable columns for nothing. dyn is the dynamic_variables JSON.
+func (s *Service) refByProviderID(ctx context.Context, providerCallID string) (ref CallRef, dyn string, ok bool, err error) {
+	var sess sql.NullString
+	err = s.rq.QueryRowContext(ctx, `SELECT id, team_id, agent_id, direction, from_number, to_number, inbound_session_id,
+		dynamic_variables FROM calls WHERE provider_call_id = $1`, providerCallID).Scan(
+		&ref.ID, &ref.TeamID, &ref.AgentID, &ref.Direction, &ref.From, &ref.To, &sess, &dyn)
+	if errors.Is(err, sql.ErrNoRows) {
+		return CallRef{}, "", false, nil
+	}
+	if err != nil {
+		return CallRef{}, "", false, err
+	}
+	ref.SessionID = sess.String
+	return ref, dyn, true, nil
 }
 
 // Hangup ends a live call. A call not dialed yet is canceled without

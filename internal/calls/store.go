@@ -214,9 +214,14 @@ type Filter struct {
 	Since, Until               *time.Time
 }
 
-func listCalls(ctx context.Context, q db.Querier, teamID string, f Filter, limit, offset int) ([]Call, int, error) {
+// listQueries builds the call list's count and page queries for a team
+// and filter; the page query takes two more arguments, limit and offset.
+// Both are served by the (team_id, [status | agent_id,] created_at, id)
+// indexes of migration 0012: the page walks one backwards and stops after
+// offset + limit entries, the count reads only index entries.
+func listQueries(teamID string, f Filter) (countSQL, pageSQL string, args []any) {
 	where := []string{"team_id = $1"}
-	args := []any{teamID}
+	args = []any{teamID}
 	add := func(cond string, v any) {
 		args = append(args, v)
 		where = append(where, strings.Replace(cond, "?", "$"+strconv.Itoa(len(args)), 1))
@@ -233,13 +238,25 @@ func listCalls(ctx context.Context, q db.Querier, teamID string, f Filter, limit
 		add("created_at < ?", f.Until.UTC())
 	}
 	cond := strings.Join(where, " AND ")
+	countSQL = `SELECT COUNT(*) FROM calls WHERE ` + cond
+	if len(args) == 1 {
+		// Unfiltered: the team's counter (migration 0013) instead of
+		// counting every call.
+		countSQL = `SELECT COALESCE(SUM(calls), 0) FROM team_call_counts WHERE team_id = $1`
+	}
+	pageSQL = `SELECT ` + callCols + ` FROM calls WHERE ` + cond + ` ORDER BY created_at DESC, id DESC LIMIT $` +
+		strconv.Itoa(len(args)+1) + ` OFFSET $` + strconv.Itoa(len(args)+2)
+	return countSQL, pageSQL, args
+}
+
+func listCalls(ctx context.Context, q db.Querier, teamID string, f Filter, limit, offset int) ([]Call, int, error) {
+	countSQL, pageSQL, args := listQueries(teamID, f)
 	var total int
-	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM calls WHERE `+cond, args...).Scan(&total); err != nil {
+	if err := q.QueryRowContext(ctx, countSQL, args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	args = append(args, limit, offset)
-	rows, err := q.QueryContext(ctx, `SELECT `+callCols+` FROM calls WHERE `+cond+` ORDER BY created_at DESC, id DESC LIMIT $`+
-		strconv.Itoa(len(args)-1)+` OFFSET $`+strconv.Itoa(len(args)), args...)
+
+	rows, err := q.QueryContext(ctx, pageSQL, append(args, limit, offset)...)
 	if err != nil {
 		return nil, 0, err
 	}

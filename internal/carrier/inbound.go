@@ -69,7 +69,9 @@ func ToolToken(secret []byte, agentID string) string {
 
 // CallerLookup answers the lookup tool.
 type CallerLookup interface {
-	Lookup(ctx context.Context, callControlID, callerName, callerPhone string) (inbound.LookupResult, bool, error)
+	// LookupCall answers for a call the handler has already found (and
+	// authenticated the tool call against).
+	LookupCall(ctx context.Context, call inbound.CallRef, callerName, callerPhone string) (inbound.LookupResult, bool, error)
 }
 
 // CallAgents tells which agent a live call belongs to.
@@ -113,7 +115,7 @@ func LookupToolWebhook(secret []byte, calls CallAgents, lookup CallerLookup, log
 			httpapi.WriteError(w, httpapi.NewError(http.StatusBadRequest, CodeInvalidEvent, "arguments must be a JSON object"))
 			return
 		}
-		res, found, err := lookup.Lookup(r.Context(), req.CallControlID, args.CallerName, args.CallerPhoneNumber)
+		res, found, err := lookup.LookupCall(r.Context(), ref, args.CallerName, args.CallerPhoneNumber)
 		if err != nil {
 			failRequest(w, r, log, err, "lookup tool")
 			return

@@ -104,15 +104,29 @@ func (s *Service) DynamicVariables(ctx context.Context, callControlID string) (m
 		return nil, false, nil
 	}
 	ref, ok, err := s.cfg.Calls.ByProviderID(ctx, callControlID)
-	if err != nil || !ok || ref.Direction != "inbound" {
+	if err != nil || !ok {
 		return nil, false, err
+	}
+	return s.CallVariables(ctx, ref)
+}
+
+// CallVariables is DynamicVariables for a call already found by the
+// carrier's id (so the caller need not look it up twice).
+func (s *Service) CallVariables(ctx context.Context, ref CallRef) (map[string]string, bool, error) {
+	if ref.Direction != "inbound" {
+		return nil, false, nil
 	}
 	if ref.SessionID == "" {
 		return map[string]string{"caller_match_status": CallerUnmatched, "peak_voice_call_id": ref.ID}, true, nil
 	}
-	id, err := s.Identify(ctx, ref.TeamID, ref.SessionID, ref.From)
+	id, sess, err := s.identify(ctx, ref.TeamID, ref.SessionID, ref.From)
 	if err != nil {
 		return nil, false, err
+	}
+	if sess.WebhookURL == nil {
+		// Nothing to emit: the session was just read, so skip emitEvents'
+		// own read of it.
+		return id.Variables, true, nil
 	}
 	id.Variables["peak_voice_call_id"] = ref.ID
 	events := []event{{"callback.received", map[string]any{"call_id": ref.ID, "match_status": id.MatchStatus}}}
@@ -126,7 +140,7 @@ func (s *Service) DynamicVariables(ctx context.Context, callControlID string) (m
 	} else {
 		events = append(events, event{"callback.unmatched", map[string]any{"call_id": ref.ID, "match_status": id.MatchStatus}})
 	}
-	if err := s.emitEvents(ctx, ref.TeamID, ref.SessionID, events...); err != nil {
+	if err := s.emitEventsTx(ctx, ref.TeamID, ref.SessionID, events...); err != nil {
 		return nil, false, err
 	}
 	return id.Variables, true, nil
@@ -140,9 +154,18 @@ type event struct {
 func (s *Service) emitEvents(ctx context.Context, teamID, sessionID string, evs ...event) error {
 	// Most sessions have no webhook_url: find out with a read, so the hot
 	// dynamic-variables path does not queue for the single SQLite writer.
-	sess, err := sessionByID(ctx, s.db.R, teamID, sessionID)
-	if err != nil || sess.WebhookURL == nil || s.cfg.Webhooks == nil {
+	sess, err := sessionByID(ctx, s.rq, teamID, sessionID)
+	if err != nil || sess.WebhookURL == nil {
 		return err
+	}
+	return s.emitEventsTx(ctx, teamID, sessionID, evs...)
+}
+
+// emitEventsTx emits evs in one transaction to a session known to have a
+// webhook_url (EmitSessionEvent checks it again inside).
+func (s *Service) emitEventsTx(ctx context.Context, teamID, sessionID string, evs ...event) error {
+	if s.cfg.Webhooks == nil {
+		return nil
 	}
 	return s.db.Tx(ctx, func(tx *sql.Tx) error {
 		for _, e := range evs {

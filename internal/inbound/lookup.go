@@ -27,10 +27,18 @@ func (s *Service) Lookup(ctx context.Context, callControlID, callerName, callerP
 		return LookupResult{}, false, nil
 	}
 	ref, ok, err := s.cfg.Calls.ByProviderID(ctx, callControlID)
-	if err != nil || !ok || ref.SessionID == "" {
+	if err != nil || !ok {
 		return LookupResult{}, false, err
 	}
-	targets, err := targetsOf(ctx, s.db.R, ref.SessionID)
+	return s.LookupCall(ctx, ref, callerName, callerPhone)
+}
+
+// LookupCall is Lookup for a call already found by the carrier's id.
+func (s *Service) LookupCall(ctx context.Context, ref CallRef, callerName, callerPhone string) (LookupResult, bool, error) {
+	if ref.SessionID == "" {
+		return LookupResult{}, false, nil
+	}
+	targets, err := targetsOf(ctx, s.rq, ref.SessionID)
 	if err != nil {
 		return LookupResult{}, false, err
 	}

@@ -122,13 +122,19 @@ type Identification struct {
 // (the name comes later, through the lookup tool) and builds the agent's
 // dynamic variables. Caller-specific facts never reach an unmatched caller.
 func (s *Service) Identify(ctx context.Context, teamID, sessionID, from string) (Identification, error) {
-	sess, err := sessionByID(ctx, s.db.R, teamID, sessionID)
+	id, _, err := s.identify(ctx, teamID, sessionID, from)
+	return id, err
+}
+
+// identify is Identify, also returning the session it read.
+func (s *Service) identify(ctx context.Context, teamID, sessionID, from string) (Identification, Session, error) {
+	sess, err := sessionByID(ctx, s.rq, teamID, sessionID)
 	if err != nil {
-		return Identification{}, err
+		return Identification{}, Session{}, err
 	}
-	targets, err := targetsOf(ctx, s.db.R, sessionID)
+	targets, err := targetsOf(ctx, s.rq, sessionID)
 	if err != nil {
-		return Identification{}, err
+		return Identification{}, Session{}, err
 	}
 	id := Identification{Variables: map[string]string{}}
 	for k, v := range sess.ContextVariables {
@@ -151,7 +157,7 @@ func (s *Service) Identify(ctx context.Context, teamID, sessionID, from string) 
 		id.MatchStatus = CallerUnmatched
 	}
 	id.Variables["caller_match_status"] = id.MatchStatus
-	return id, nil
+	return id, sess, nil
 }
 
 // TargetVariables are the variables a matched target contributes: its

@@ -46,6 +46,9 @@ type Service struct {
 	cfg Config
 	db  *db.DB
 	log *slog.Logger
+	// rq is the read pool the hot per-call reads use; SQLite connections
+	// keep their statements prepared (db.Open).
+	rq db.Querier
 }
 
 // New builds the service and registers its expiry sweeper in reg.
@@ -63,6 +66,9 @@ func New(cfg Config, reg *jobs.Registry) *Service {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{cfg: cfg, db: cfg.DB, log: cfg.Logger}
+	if cfg.DB != nil {
+		s.rq = cfg.DB.R
+	}
 	jobs.Register(reg, &expireWorker{s: s})
 	reg.Every(cfg.SweepEvery, func() river.JobArgs { return expireArgs{} })
 	return s

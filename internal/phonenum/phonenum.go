@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/nyaruka/phonenumbers"
 )
@@ -199,6 +200,19 @@ func (i Info) Format(format string) (string, bool) {
 // possible for its country, even if no carrier could assign it (test
 // numbers like +1 800 123 4567 included).
 func Normalize(input string) (string, error) {
+	if r, ok := normalized.get(input); ok {
+		if e, ok := r.err.(*Error); ok {
+			cp := *e // each caller gets its own error value
+			return "", &cp
+		}
+		return r.e164, r.err
+	}
+	e164, err := normalize(input)
+	normalized.put(input, normalizeResult{e164, err})
+	return e164, err
+}
+
+func normalize(input string) (string, error) {
 	info, err := Parse(input, "")
 	if err != nil {
 		return "", err
@@ -207,4 +221,42 @@ func Normalize(input string) (string, error) {
 		return "", fail(info.Reason)
 	}
 	return info.E164, nil
+}
+
+// normalized remembers recent Normalize answers: parsing takes a good
+// part of a millisecond, and the same callers' numbers are normalized on
+// every call they make (the carrier's dynamic-variables and lookup
+// requests). The answer depends on the input alone.
+var normalized = &normalizeCache{m: map[string]normalizeResult{}, max: 16384}
+
+type normalizeResult struct {
+	e164 string
+	err  error
+}
+
+// normalizeCache is a bounded map, emptied when full: simple, and a busy
+// working set refills it at once.
+type normalizeCache struct {
+	mu  sync.Mutex
+	m   map[string]normalizeResult
+	max int
+}
+
+func (c *normalizeCache) get(k string) (normalizeResult, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, ok := c.m[k]
+	return r, ok
+}
+
+func (c *normalizeCache) put(k string, r normalizeResult) {
+	if len(k) > 64 {
+		return // not worth keeping; Parse refuses such input anyway
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= c.max {
+		clear(c.m)
+	}
+	c.m[k] = r
 }

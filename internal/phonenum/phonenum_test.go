@@ -1,6 +1,8 @@
 package phonenum
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -98,5 +100,33 @@ func TestNormalizeAcceptsPossibleNumbers(t *testing.T) {
 		if _, err := Normalize(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// TestNormalizeCachedAnswersMatch: a remembered answer is the same as a
+// fresh one, errors included, and a full cache starts over.
+func TestNormalizeCachedAnswersMatch(t *testing.T) {
+	for _, in := range []string{"+1 800 123 4567", "+14155550123", "12", "not a number", "+999 123"} {
+		want, wantErr := normalize(in)
+		for range 2 {
+			got, err := Normalize(in)
+			if got != want || (err == nil) != (wantErr == nil) || (err != nil && err.Error() != wantErr.Error()) {
+				t.Fatalf("%q: %q %v, want %q %v", in, got, err, want, wantErr)
+			}
+		}
+	}
+	c := &normalizeCache{m: map[string]normalizeResult{}, max: 4}
+	for i := range 10 {
+		c.put(fmt.Sprint(i), normalizeResult{e164: fmt.Sprint(i)})
+		if len(c.m) > 4 {
+			t.Fatalf("cache holds %d", len(c.m))
+		}
+	}
+	if r, ok := c.get("9"); !ok || r.e164 != "9" {
+		t.Fatal("latest entry missing")
+	}
+	c.put(strings.Repeat("1", 65), normalizeResult{})
+	if _, ok := c.get(strings.Repeat("1", 65)); ok {
+		t.Fatal("overlong key kept")
 	}
 }
