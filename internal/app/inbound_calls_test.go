@@ -255,3 +255,46 @@ func TestCarrierInboundEndpointsRejectForgeries(t *testing.T) {
 		t.Fatalf("%d calls recorded from forgeries", n)
 	}
 }
+
+// TestExpectedCallersAreRecognised: an expected caller's number and name
+// feed the initial match and the lookup tool, as a callback target's do,
+// but carry no context; a caller who is both a target and an expected
+// caller gets the target's context.
+func TestExpectedCallersAreRecognised(t *testing.T) {
+	t.Parallel()
+	eachServer(t, func(t *testing.T, s *testServer) {
+		r := newPOSRig(t, s, nil)
+		grace := s.do("POST", "/api/v1/inbound-sessions/"+r.session+"/expected-callers", map[string]any{
+			"phone_number": "+14155550166", "contact_name": "Grace Hopper", "label": "Supplier"}, r.h...).expect(t, 201).data(t)["id"].(string)
+		s.do("POST", "/api/v1/inbound-sessions/"+r.session+"/expected-callers", map[string]any{
+			"phone_number": "+14155550123", "contact_name": "Jane Doe"}, r.h...).expect(t, 201)
+
+		// Grace calls from her number: matched, with no order context.
+		sim := r.callIn(t, "+14155550166", nil)
+		text := transcriptText(r.peakCall(t, sim.CallControlID))
+		if !strings.Contains(text, "Caller status matched") || strings.Contains(text, "4421") {
+			t.Fatalf("expected caller's greeting:\n%s", text)
+		}
+		m := r.sink.waitFor(t, "callback.matched")
+		if md := m["data"].(map[string]any); md["expected_caller_id"] != grace || md["callback_target_id"] != nil {
+			t.Fatalf("callback.matched for an expected caller: %v", m)
+		}
+
+		// Jane is both a target and an expected caller: her target wins.
+		sim = r.callIn(t, "+14155550123", nil)
+		if text := transcriptText(r.peakCall(t, sim.CallControlID)); !strings.Contains(text, "Order 4421") {
+			t.Fatalf("a caller who is also a target lost the target's context:\n%s", text)
+		}
+
+		// Grace calls from another number and gives her name.
+		sim = r.callIn(t, "+14155550199", []telnyxsim.ScriptStep{
+			{Say: "Hello, Grace Hopper here"},
+			{Tool: "lookup_inbound_caller_context", Arguments: map[string]any{"caller_name": "grace hopper"}},
+			{Say: "Bye", Hangup: true},
+		})
+		if len(sim.ToolCalls) != 1 || !strings.Contains(sim.ToolCalls[0].Response, `"expected_caller_id":"`+grace+`"`) ||
+			!strings.Contains(sim.ToolCalls[0].Response, `"match_status":"matched"`) || strings.Contains(sim.ToolCalls[0].Response, "4421") {
+			t.Fatalf("lookup by an expected caller's name: %+v", sim.ToolCalls)
+		}
+	})
+}

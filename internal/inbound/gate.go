@@ -123,19 +123,19 @@ func (s *Service) CallVariables(ctx context.Context, ref CallRef) (map[string]st
 	if err != nil {
 		return nil, false, err
 	}
+	id.Variables["peak_voice_call_id"] = ref.ID
 	if sess.WebhookURL == nil {
 		// Nothing to emit: the session was just read, so skip emitEvents'
 		// own read of it.
 		return id.Variables, true, nil
 	}
-	id.Variables["peak_voice_call_id"] = ref.ID
 	events := []event{{"callback.received", map[string]any{"call_id": ref.ID, "match_status": id.MatchStatus}}}
 	if id.MatchStatus == CallerMatched {
-		events = append(events, event{"callback.matched", map[string]any{"call_id": ref.ID,
-			"callback_target_id": id.Target.ID, "match_status": CallerMatched}})
+		events = append(events, event{"callback.matched", id.Target.eventData(map[string]any{"call_id": ref.ID,
+			"match_status": CallerMatched})})
 		if h := id.Target.SuggestedHandoffTargetAgentID; h != nil {
-			events = append(events, event{"handoff.suggested", map[string]any{"call_id": ref.ID,
-				"callback_target_id": id.Target.ID, "suggested_handoff_target_agent_id": *h}})
+			events = append(events, event{"handoff.suggested", id.Target.eventData(map[string]any{"call_id": ref.ID,
+				"suggested_handoff_target_agent_id": *h})})
 		}
 	} else {
 		events = append(events, event{"callback.unmatched", map[string]any{"call_id": ref.ID, "match_status": id.MatchStatus}})

@@ -9,6 +9,7 @@ type LookupResult struct {
 	MatchStatus                   string            `json:"match_status" enum:"matched,ambiguous,unmatched"`
 	MatchedBy                     string            `json:"matched_by,omitempty"`
 	CallbackTargetID              string            `json:"callback_target_id,omitempty"`
+	ExpectedCallerID              string            `json:"expected_caller_id,omitempty" doc:"Set instead of callback_target_id when the caller is one of the session's expected callers."`
 	ContactName                   string            `json:"contact_name,omitempty"`
 	OrganizationName              string            `json:"organization_name,omitempty"`
 	Label                         string            `json:"label,omitempty"`
@@ -38,7 +39,7 @@ func (s *Service) LookupCall(ctx context.Context, ref CallRef, callerName, calle
 	if ref.SessionID == "" {
 		return LookupResult{}, false, nil
 	}
-	targets, err := targetsOf(ctx, s.rq, ref.SessionID)
+	targets, err := candidatesOf(ctx, s.rq, ref.SessionID)
 	if err != nil {
 		return LookupResult{}, false, err
 	}
@@ -51,18 +52,23 @@ func (s *Service) LookupCall(ctx context.Context, ref CallRef, callerName, calle
 	switch m.Status {
 	case MatchMatched:
 		t := *m.Target
-		res = LookupResult{MatchStatus: MatchMatched, MatchedBy: m.Rule, CallbackTargetID: t.ID, ContextVariables: map[string]string{},
+		res = LookupResult{MatchStatus: MatchMatched, MatchedBy: m.Rule, ContextVariables: map[string]string{},
 			Message: "The caller is expected. Use the context to help them."}
+		if t.expectedCaller {
+			res.ExpectedCallerID = t.ID
+		} else {
+			res.CallbackTargetID = t.ID
+		}
 		for k, v := range t.ContextVariables {
 			res.ContextVariables[k] = stringify(v)
 		}
 		res.ContactName, res.OrganizationName, res.Label = deref(t.ContactName), deref(t.OrganizationName), deref(t.Label)
 		res.SuggestedHandoffTargetAgentID = deref(t.SuggestedHandoffTargetAgentID)
-		evs = append(evs, event{"callback.matched", map[string]any{"call_id": ref.ID, "callback_target_id": t.ID,
-			"match_status": CallerMatched, "matched_by": m.Rule}})
+		evs = append(evs, event{"callback.matched", t.eventData(map[string]any{"call_id": ref.ID,
+			"match_status": CallerMatched, "matched_by": m.Rule})})
 		if res.SuggestedHandoffTargetAgentID != "" {
-			evs = append(evs, event{"handoff.suggested", map[string]any{"call_id": ref.ID, "callback_target_id": t.ID,
-				"suggested_handoff_target_agent_id": res.SuggestedHandoffTargetAgentID}})
+			evs = append(evs, event{"handoff.suggested", t.eventData(map[string]any{"call_id": ref.ID,
+				"suggested_handoff_target_agent_id": res.SuggestedHandoffTargetAgentID})})
 		}
 	case MatchAmbiguous:
 		res = LookupResult{MatchStatus: MatchAmbiguous, MatchedBy: m.Rule,

@@ -62,11 +62,15 @@ type Target struct {
 	SuggestedHandoffTargetAgentID *string        `json:"suggested_handoff_target_agent_id"`
 	CreatedAt                     time.Time      `json:"created_at"`
 	UpdatedAt                     time.Time      `json:"updated_at"`
+	// expectedCaller marks an expected caller taking part in matching as
+	// a target (see candidatesOf).
+	expectedCaller bool
 }
 
 // ExpectedCaller is a number the session expects a call from. Expected
-// callers pass the gate when allowed_caller_number is set, and a call from
-// one counts as identified for the session.
+// callers pass the gate when allowed_caller_number is set, and take part
+// in matching like a callback target with that one number, their name and
+// label, and no context of their own.
 type ExpectedCaller struct {
 	ID          string    `json:"id"`
 	SessionID   string    `json:"session_id"`
@@ -88,4 +92,15 @@ func fromJSON[T any](s string, zero T) T {
 		return zero
 	}
 	return v
+}
+
+// eventData adds the id of what matched to a session event's data: a
+// callback target's, or an expected caller's.
+func (t Target) eventData(data map[string]any) map[string]any {
+	if t.expectedCaller {
+		data["expected_caller_id"] = t.ID
+	} else {
+		data["callback_target_id"] = t.ID
+	}
+	return data
 }

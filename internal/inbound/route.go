@@ -132,7 +132,7 @@ func (s *Service) identify(ctx context.Context, teamID, sessionID, from string) 
 	if err != nil {
 		return Identification{}, Session{}, err
 	}
-	targets, err := targetsOf(ctx, s.rq, sessionID)
+	targets, err := candidatesOf(ctx, s.rq, sessionID)
 	if err != nil {
 		return Identification{}, Session{}, err
 	}
@@ -141,8 +141,14 @@ func (s *Service) identify(ctx context.Context, teamID, sessionID, from string) 
 		id.Variables[k] = stringify(v)
 	}
 	id.Variables["inbound_session_id"] = sess.ID
+	callbackTargets := 0
+	for _, t := range targets {
+		if !t.expectedCaller {
+			callbackTargets++
+		}
+	}
 	switch m := MatchCaller(targets, "", from); {
-	case len(targets) == 0:
+	case m.Status != MatchMatched && callbackTargets == 0:
 		id.MatchStatus = CallerSessionOnly
 	case m.Status == MatchMatched:
 		id.MatchStatus, id.Target = CallerMatched, m.Target
@@ -167,7 +173,11 @@ func TargetVariables(t Target) map[string]string {
 	for k, v := range t.ContextVariables {
 		out[k] = stringify(v)
 	}
-	out["callback_target_id"] = t.ID
+	if t.expectedCaller {
+		out["expected_caller_id"] = t.ID
+	} else {
+		out["callback_target_id"] = t.ID
+	}
 	for k, v := range map[string]*string{"contact_name": t.ContactName, "organization_name": t.OrganizationName,
 		"callback_label": t.Label, "suggested_handoff_target_agent_id": t.SuggestedHandoffTargetAgentID} {
 		if v != nil && *v != "" {

@@ -100,9 +100,16 @@ func TestRouteAndIdentify(t *testing.T) {
 			t.Fatalf("matched: %+v", id.Variables)
 		}
 		// An unmatched caller never receives a target's variables.
-		id, _ = f.s.Identify(ctx, f.team, sess.ID, "+14155550123")
+		id, _ = f.s.Identify(ctx, f.team, sess.ID, "+14155550144")
 		if id.MatchStatus != CallerUnmatched || id.Variables["order_id"] != "" || id.Variables["contact_name"] != "" {
 			t.Fatalf("unmatched leaked target context: %+v", id.Variables)
+		}
+		// The expected caller is recognised by number, with no target's
+		// variables and no callback_target_id.
+		id, _ = f.s.Identify(ctx, f.team, sess.ID, "+14155550123")
+		if id.MatchStatus != CallerMatched || id.Variables["expected_caller_id"] == "" || id.Variables["callback_target_id"] != "" ||
+			id.Variables["order_id"] != "" {
+			t.Fatalf("expected caller: %+v", id.Variables)
 		}
 	})
 }

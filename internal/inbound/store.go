@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"math"
 	"time"
 
 	"github.com/peakvoice/peakvoice/internal/db"
@@ -120,6 +121,28 @@ func upsertTarget(ctx context.Context, q db.Querier, teamID string, t Target) er
 func targetsOf(ctx context.Context, q db.Querier, sessionID string) ([]Target, error) {
 	rows, err := q.QueryContext(ctx, `SELECT `+targetCols+` FROM callback_targets WHERE session_id = $1 ORDER BY created_at, id`, sessionID)
 	return db.Collect(rows, err, scanTarget)
+}
+
+// candidatesOf is who a caller of the session may be: its callback
+// targets, then its expected callers as targets that match by their one
+// number or their name, with no context variables, and below every
+// target in priority, so a caller who is both is told their target's
+// context rather than being ambiguous.
+func candidatesOf(ctx context.Context, q db.Querier, sessionID string) ([]Target, error) {
+	targets, err := targetsOf(ctx, q, sessionID)
+	if err != nil {
+		return nil, err
+	}
+	callers, err := callersOf(ctx, q, sessionID)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range callers {
+		targets = append(targets, Target{ID: c.ID, SessionID: c.SessionID, Label: c.Label, ContactName: c.ContactName,
+			KnownPhoneNumbers: []string{c.PhoneNumber}, Aliases: []string{}, MatchHints: map[string]any{},
+			ContextVariables: map[string]any{}, Priority: math.MinInt32, expectedCaller: true})
+	}
+	return targets, nil
 }
 
 func targetByID(ctx context.Context, q db.Querier, sessionID, id string) (Target, error) {
