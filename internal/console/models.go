@@ -15,7 +15,7 @@ type call struct {
 	BriefText          string            `json:"call_brief_text"`
 	BriefVariables     map[string]string `json:"call_brief_variables"`
 	HangupCause        string            `json:"hangup_cause"`
-	DurationSeconds    int `json:"duration_seconds"`
+	DurationSeconds    int               `json:"duration_seconds"`
 	ErrorCode          string            `json:"error_code"`
 	ErrorDetail        string            `json:"error_detail"`
 	ResultStatus       string            `json:"result_status"`
@@ -172,7 +172,7 @@ type delivery struct {
 	Status         string `json:"status"`
 	Round          int    `json:"round"`
 	AttemptCount   int    `json:"attempt_count"`
-	LastStatusCode int   `json:"last_status_code"`
+	LastStatusCode int    `json:"last_status_code"`
 	LastError      string `json:"last_error"`
 	CreatedAt      string `json:"created_at"`
 	Attempts       []struct {
@@ -180,7 +180,7 @@ type delivery struct {
 		Round      int    `json:"round"`
 		Attempt    int    `json:"attempt"`
 		StartedAt  string `json:"started_at"`
-		StatusCode int   `json:"status_code"`
+		StatusCode int    `json:"status_code"`
 		LatencyMS  int64  `json:"latency_ms"`
 		Error      string `json:"error"`
 		Succeeded  bool   `json:"succeeded"`
