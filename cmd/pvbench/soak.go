@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,8 +18,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/peakvoice/peakvoice/internal/app"
 )
 
 // The soak run ("pvbench soak") holds a mixed, realistic load on a real
@@ -149,7 +146,70 @@ type serverProc struct {
 	done chan error
 }
 
-func startServerProc(ctx context.Context, bin, dir, dbURL string) (*serverProc, error) {
+// simProc is a standalone carrier simulator ("peakvoice telnyx-sim").
+type simProc struct {
+	cmd                  *exec.Cmd
+	base, apiKey, pubKey string
+}
+
+// startSimProc runs the carrier simulator in a process of its own, so the
+// server under test runs as in production — against a carrier over the
+// network — and its memory is its own, not the simulator's history.
+func startSimProc(ctx context.Context, bin string) (*simProc, error) {
+	addr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, bin, "telnyx-sim", "--addr", addr)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	sp := &simProc{cmd: cmd}
+	sc := bufio.NewScanner(out)
+	for (sp.base == "" || sp.apiKey == "" || sp.pubKey == "") && sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		switch v = strings.TrimSpace(v); strings.TrimSpace(k) {
+		case "api base":
+			sp.base = v
+		case "api key":
+			sp.apiKey = v
+		case "public key":
+			sp.pubKey = v
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, out) }()
+	if sp.base == "" || sp.apiKey == "" || sp.pubKey == "" {
+		sp.stop()
+		return nil, errors.New("the simulator did not print its address and keys")
+	}
+	return sp, nil
+}
+
+func (sp *simProc) stop() {
+	_ = sp.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = sp.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = sp.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// controlURL is the simulator's control API base (the API base without /v2).
+func (sp *simProc) controlURL() string {
+	return strings.TrimSuffix(strings.TrimRight(sp.base, "/"), "/v2")
+}
+
+func startServerProc(ctx context.Context, bin, dir, dbURL string, sim *simProc) (*serverProc, error) {
 	addr, err := freePort()
 	if err != nil {
 		return nil, err
@@ -159,7 +219,9 @@ func startServerProc(ctx context.Context, bin, dir, dbURL string) (*serverProc, 
 		return nil, err
 	}
 	args := []string{"serve", "--addr", addr, "--data-dir", dir, "--log-level", "warn",
-		"--calls-per-minute", "100000", "--call-burst", "10000", "--max-live-calls", "10000"}
+		"--calls-per-minute", "100000", "--call-burst", "10000", "--max-live-calls", "10000",
+		"--telnyx-api-key", sim.apiKey, "--telnyx-public-key", sim.pubKey, "--telnyx-api-base", sim.base,
+		"--public-url", "http://" + addr}
 	if dbURL != "" {
 		args = append(args, "--database-url", dbURL)
 	}
@@ -347,7 +409,12 @@ func soakEngine(ctx context.Context, o *soakOptions, p *printer, bin, engine str
 		}
 		defer drop()
 	}
-	srv, err := startServerProc(ctx, bin, dir, dbURL)
+	sim, err := startSimProc(ctx, bin)
+	if err != nil {
+		return nil, err
+	}
+	defer sim.stop()
+	srv, err := startServerProc(ctx, bin, dir, dbURL, sim)
 	if err != nil {
 		return nil, err
 	}
@@ -357,15 +424,7 @@ func soakEngine(ctx context.Context, o *soakOptions, p *printer, bin, engine str
 			_, _ = srv.stop(10 * time.Second)
 		}
 	}()
-	simKey, toolKey, err := readSecrets(dir)
-	if err != nil {
-		return nil, err
-	}
-	simInfo, err := readSimInfo(dir)
-	if err != nil {
-		return nil, err
-	}
-	t := &target{engine: engine, base: srv.base, pid: srv.cmd.Process.Pid, simKey: simKey, toolKey: toolKey}
+	t := &target{engine: engine, base: srv.base, pid: srv.cmd.Process.Pid}
 	if err := t.setupAccount(ctx, &options{concurrency: 32, duration: o.duration}); err != nil {
 		return nil, fmt.Errorf("set up the soak account: %w", err)
 	}
@@ -379,7 +438,7 @@ func soakEngine(ctx context.Context, o *soakOptions, p *printer, bin, engine str
 		return nil, fmt.Errorf("open the inbound session: %w", err)
 	}
 	newLoad := func() *soakLoad {
-		l := &soakLoad{t: t, sk: sk, simURL: simInfo.URL, stats: map[string]*opStats{}}
+		l := &soakLoad{t: t, sk: sk, simURL: sim.controlURL(), stats: map[string]*opStats{}}
 		for _, k := range soakMix {
 			if l.stats[k] == nil {
 				l.kinds = append(l.kinds, k)
@@ -462,15 +521,6 @@ func isClosed(c chan struct{}) bool {
 	default:
 		return false
 	}
-}
-
-func readSimInfo(dir string) (app.SimInfo, error) {
-	var s app.SimInfo
-	b, err := os.ReadFile(filepath.Join(dir, app.SimInfoFile))
-	if err != nil {
-		return s, fmt.Errorf("read the simulator's address: %w", err)
-	}
-	return s, json.Unmarshal(b, &s)
 }
 
 // soakInbound opens a long callback session on the team's number with

@@ -379,6 +379,11 @@ func (a *App) Run(ctx context.Context, onListen func(addr string)) error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
+	stopDebug, err := a.serveDebug(ctx, a.cfg.DebugAddr)
+	if err != nil {
+		return fmt.Errorf("debug address %s: %w", a.cfg.DebugAddr, err)
+	}
+	defer stopDebug()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	addr := ln.Addr().String()

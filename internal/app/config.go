@@ -73,6 +73,8 @@ type Config struct {
 	LogLevel        string
 	LogFormat       string
 	ShutdownTimeout time.Duration
+	// DebugAddr, when set, serves Go's profiler there (loopback only).
+	DebugAddr string
 
 	// Set by tests: cheap sign-in, and a scaled-down webhook schedule.
 	passwordCostLow bool
@@ -134,6 +136,7 @@ func ParseServe(args []string, env envLookup) (Config, error) {
 	str(&c.SimAddr, "sim-addr", "PEAKVOICE_SIM_ADDR", "127.0.0.1:0", "loopback address of the embedded carrier simulator (when no real carrier is configured)")
 	str(&c.LogLevel, "log-level", "PEAKVOICE_LOG_LEVEL", "info", "debug, info, warn or error")
 	str(&c.LogFormat, "log-format", "PEAKVOICE_LOG_FORMAT", "text", "text or json")
+	str(&c.DebugAddr, "debug-addr", "PEAKVOICE_DEBUG_ADDR", "", "serve Go's profiler (/debug/pprof/) at this address, e.g. 127.0.0.1:6060; unauthenticated, keep it on loopback")
 
 	allowReg := true
 	if v, ok := env("PEAKVOICE_ALLOW_REGISTRATION"); ok {
