@@ -78,21 +78,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		}
 		o.scenarios = append(o.scenarios, s)
 	}
-	if *engines == "" {
-		o.engines = []string{"sqlite"}
-		if o.pgURL != "" {
-			o.engines = append(o.engines, "postgres")
-		}
-	} else {
-		o.engines = strings.Split(*engines, ",")
-	}
-	for _, e := range o.engines {
-		if e != "sqlite" && e != "postgres" {
-			return nil, fmt.Errorf("unknown engine %q", e)
-		}
-		if e == "postgres" && o.pgURL == "" {
-			return nil, errors.New("--engines postgres needs --database-url or PEAKVOICE_TEST_POSTGRES_URL")
-		}
+	var err error
+	if o.engines, err = parseEngines(*engines, o.pgURL); err != nil {
+		return nil, err
 	}
 	if o.url != "" && o.dataDir == "" {
 		return nil, errors.New("--url needs --data-dir (the server's secrets sign the carrier requests)")
@@ -102,6 +90,26 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, errors.New("durations, sizes and rates must be positive")
 	}
 	return o, nil
+}
+
+// parseEngines reads --engines: by default SQLite, plus PostgreSQL when a
+// URL is set.
+func parseEngines(list, pgURL string) ([]string, error) {
+	engines := []string{"sqlite"}
+	if list == "" && pgURL != "" {
+		engines = append(engines, "postgres")
+	} else if list != "" {
+		engines = strings.Split(list, ",")
+	}
+	for _, e := range engines {
+		if e != "sqlite" && e != "postgres" {
+			return nil, fmt.Errorf("unknown engine %q", e)
+		}
+		if e == "postgres" && pgURL == "" {
+			return nil, errors.New("--engines postgres needs --database-url or PEAKVOICE_TEST_POSTGRES_URL")
+		}
+	}
+	return engines, nil
 }
 
 func (o *options) want(s string) bool { return slices.Contains(o.scenarios, s) }

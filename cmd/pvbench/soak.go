@@ -60,21 +60,9 @@ func parseSoakFlags(args []string, stderr io.Writer) (*soakOptions, error) {
 	if o.duration <= 0 || o.sample <= 0 || o.rate <= 0 || o.settle <= 0 || o.warmup <= 0 {
 		return nil, errors.New("durations and the rate must be positive")
 	}
-	if *engines == "" {
-		o.engines = []string{"sqlite"}
-		if o.pgURL != "" {
-			o.engines = append(o.engines, "postgres")
-		}
-	} else {
-		o.engines = strings.Split(*engines, ",")
-	}
-	for _, e := range o.engines {
-		if e != "sqlite" && e != "postgres" {
-			return nil, fmt.Errorf("unknown engine %q", e)
-		}
-		if e == "postgres" && o.pgURL == "" {
-			return nil, errors.New("--engines postgres needs --database-url or PEAKVOICE_TEST_POSTGRES_URL")
-		}
+	var err error
+	if o.engines, err = parseEngines(*engines, o.pgURL); err != nil {
+		return nil, err
 	}
 	return o, nil
 }
