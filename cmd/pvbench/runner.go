@@ -33,7 +33,11 @@ func printMachine(p *printer, o *options, fileLimit uint64) {
 		}
 		p.logf("commit %s%s", strings.TrimSpace(string(out)), dirty)
 	}
-	p.logf("duration %s per scenario, concurrency %d, scenarios %s, engines %s", o.duration, o.concurrency,
+	load := fmt.Sprintf("concurrency %d", o.concurrency)
+	if o.concurrency == 0 {
+		load = "open loop" // the soak sets a rate, not a number of clients
+	}
+	p.logf("duration %s per scenario, %s, scenarios %s, engines %s", o.duration, load,
 		strings.Join(o.scenarios, ","), strings.Join(o.engines, ","))
 }
 
