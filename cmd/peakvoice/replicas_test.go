@@ -257,6 +257,11 @@ func TestReplicas(t *testing.T) {
 			res, err := replicaDo(reps[r], "POST", "/api/v1/calls", teamT.callBody("+14155551299", hooks.srv.URL+"/hooks"),
 				"X-API-Key", teamT.key, "Idempotency-Key", "work-call-dup")
 			if err != nil {
+				// Replica 2 is killed while the workload runs; on a slow
+				// machine this request can reach it only after the kill.
+				if !alive(r) {
+					return
+				}
 				t.Errorf("duplicate call key on replica %d: %v", r, err)
 				return
 			}
