@@ -15,6 +15,8 @@ import (
 	"github.com/google/uuid"
 	_ "github.com/jackc/pgx/v5/stdlib" // "pgx" driver for the PostgreSQL baseline
 	_ "modernc.org/sqlite"             // "sqlite" driver for the SQLite baseline
+
+	"github.com/peakvoice/peakvoice/internal/db"
 )
 
 // Baseline names; scenarios quote their ratio against one of them.
@@ -67,7 +69,7 @@ func bareCommit(ctx context.Context, o *options, pgURL string) (*result, error) 
 			return nil, err
 		}
 		q := url.Values{}
-		for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)"} {
+		for _, p := range db.SQLitePragmas {
 			q.Add("_pragma", p)
 		}
 		q.Set("_txlock", "immediate")

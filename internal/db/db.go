@@ -67,6 +67,15 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	return nil, fmt.Errorf("database url: unsupported scheme (want postgres://…, or empty for SQLite)")
 }
 
+// SQLitePragmas are set on every SQLite connection. WAL with
+// synchronous=FULL makes each commit durable once it returns. With WAL,
+// any commit empties every other connection's page cache, so readers would
+// fetch each page with a pread; mmap_size lets them read the database file
+// through a shared mapping instead (pages still in the WAL are read from it
+// as before).
+var SQLitePragmas = []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)",
+	"mmap_size(1073741824)"}
+
 func openSQLite(ctx context.Context, dataDir string) (*DB, error) {
 	if dataDir == "" {
 		return nil, errors.New("sqlite: a data directory is required")
@@ -78,7 +87,7 @@ func openSQLite(ctx context.Context, dataDir string) (*DB, error) {
 	// Times are stored as integer microseconds so that they compare and sort
 	// correctly in SQL and round-trip exactly; PostgreSQL keeps microseconds too.
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)"} {
+	for _, p := range SQLitePragmas {
 		q.Add("_pragma", p)
 	}
 	q.Set("_time_integer_format", "unix_micro")

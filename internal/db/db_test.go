@@ -39,6 +39,11 @@ func TestSQLiteSettings(t *testing.T) {
 	if err := d.W.QueryRow(`PRAGMA foreign_keys`).Scan(&fk); err != nil || fk != 1 {
 		t.Fatalf("foreign_keys %d %v", fk, err)
 	}
+	// Readers read the file through a mapping (see SQLitePragmas).
+	var mmap int64
+	if err := d.R.QueryRow(`PRAGMA mmap_size`).Scan(&mmap); err != nil || mmap < 1<<28 {
+		t.Fatalf("reader mmap_size %d %v", mmap, err)
+	}
 	// Readers cannot write.
 	if _, err := d.R.Exec(`INSERT INTO teams (id, name, created_at) VALUES ('x', 'x', $1)`, db.Now()); err == nil {
 		t.Fatal("reader pool accepted a write")

@@ -67,6 +67,18 @@ type Client struct {
 	userAgent  string
 }
 
+// PooledTransport is http.DefaultTransport keeping up to 64 idle
+// connections per host instead of 2. Requests to the carrier run
+// concurrently (every SMS send, dial and hang-up is one), and with only two
+// idle connections kept most of them would open a new connection — a TLS
+// handshake each against the real API.
+func PooledTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 256
+	t.MaxIdleConnsPerHost = 64
+	return t
+}
+
 // New returns a Client for cfg, filling in defaults.
 func New(cfg Config) *Client {
 	c := &Client{
@@ -82,7 +94,7 @@ func New(cfg Config) *Client {
 		c.base = DefaultBaseURL
 	}
 	if c.http == nil {
-		c.http = &http.Client{Timeout: 30 * time.Second}
+		c.http = &http.Client{Timeout: 30 * time.Second, Transport: PooledTransport()}
 	}
 	switch {
 	case c.maxRetries == 0:

@@ -123,7 +123,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	client := cfg.HTTPClient
 	if client == nil {
+		// Keep a connection per concurrent webhook (the default keeps 2
+		// per host, so a busy simulator would dial for most webhooks).
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 64
 		client = &http.Client{
+			Transport: tr,
 			// Webhooks are never redirected: a 3xx counts as a failure.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
