@@ -71,7 +71,7 @@ func scenSSE(ctx context.Context, o *options, t *target) (*result, error) {
 		return nil, err
 	}
 	freeMemory(t)
-	rssBefore, heapBefore := rssOf(t.pid, "VmRSS"), goMem(t)
+	rssBefore, heapBefore := rssOf(t.pid, "RssAnon"), goMem(t)
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(cctx, exe)
@@ -101,7 +101,7 @@ func scenSSE(ctx context.Context, o *options, t *target) (*result, error) {
 	idleFor := min(4*time.Second, 2*o.duration)
 	time.Sleep(idleFor)
 	idleCPU := float64(cpuTicks(t.pid)-cpuIdleStart) / 100 / idleFor.Seconds()
-	rssAfter, heapAfter := rssOf(t.pid, "VmRSS"), goMem(t)
+	rssAfter, heapAfter := rssOf(t.pid, "RssAnon"), goMem(t)
 	stacksAfter := goStacks(t)
 	writeHeapProfile(o, t, "sse")
 

@@ -276,7 +276,10 @@ func (s *serverProc) logLines() map[string]int {
 
 // procSample is one reading of the server process.
 type procSample struct {
-	at                              time.Duration
+	at time.Duration
+	// rss is the anonymous resident memory (RssAnon): heap, stacks and
+	// buffers. File-backed pages, such as the SQLite file the readers map,
+	// grow with the database and belong to the page cache, not the process.
 	rss, heap                       int64
 	goroutines, fds, jobs           int
 	ops, errs5xx, transport, inFlow int64
@@ -333,7 +336,7 @@ func scrape(ctx context.Context, cl *client, pid int) (procSample, error) {
 		return procSample{}, err
 	}
 	return procSample{
-		rss: rssOf(pid, "VmRSS"), heap: int64(vals["go_memstats_heap_inuse_bytes"]),
+		rss: rssOf(pid, "RssAnon"), heap: int64(vals["go_memstats_heap_inuse_bytes"]),
 		goroutines: int(vals["go_goroutines"]), fds: int(vals["process_open_fds"]),
 		jobs:      int(vals["peakvoice_jobs_waiting"] + vals["peakvoice_jobs_running"]),
 		server5xx: server5xx, server503: server503,
@@ -447,7 +450,7 @@ func soakEngine(ctx context.Context, o *soakOptions, p *printer, bin, engine str
 	if err != nil {
 		return nil, err
 	}
-	p.logf("%s: idle after warm-up: RSS %s, heap %s, %d goroutines, %d open files (settled in %s)",
+	p.logf("%s: idle after warm-up: anonymous RSS %s, heap %s, %d goroutines, %d open files (settled in %s)",
 		engine, mib(idle.rss), mib(idle.heap), idle.goroutines, idle.fds, idle.at.Round(time.Second))
 
 	l := newLoad()
@@ -564,7 +567,7 @@ func (l *soakLoad) drive(ctx context.Context, dur time.Duration, o *soakOptions,
 			s.ops, s.errs5xx, s.transport = l.ops.Load(), l.bad5xx.Load(), l.badConn.Load()
 			s.inFlow = int64(len(sem))
 			samples = append(samples, s)
-			p.logf("%s %6s  ops %7d (%.0f/s)  5xx %d (server: 500s %d, 503s %d)  conn-errors %d  RSS %s  heap %s  goroutines %d  fds %d  jobs %d  in-flight %d",
+			p.logf("%s %6s  ops %7d (%.0f/s)  5xx %d (server: 500s %d, 503s %d)  conn-errors %d  anon-RSS %s  heap %s  goroutines %d  fds %d  jobs %d  in-flight %d",
 				engine, s.at.Round(time.Second), s.ops, float64(s.ops)/s.at.Seconds(), s.errs5xx, s.server5xx, s.server503, s.transport,
 				mib(s.rss), mib(s.heap), s.goroutines, s.fds, s.jobs, s.inFlow)
 		case <-tick.C:
@@ -798,13 +801,13 @@ func (r *soakReport) print(p *printer) {
 	r.check("SIGTERM exits cleanly", r.cleanExit, fmt.Sprintf("exit: %v", r.exitErr))
 	early, late, n := r.rssWindows()
 	if n == 0 || r.duration < 5*time.Minute {
-		r.checks = append(r.checks, fmt.Sprintf("%-6s %-52s %s", "n/a", "RSS flat (judged on runs of 5 minutes or more)",
+		r.checks = append(r.checks, fmt.Sprintf("%-6s %-52s %s", "n/a", "anonymous RSS flat (judged on runs of 5 minutes or more)",
 			fmt.Sprintf("peak %s", mib(res.PeakRSS))))
 	} else {
 		// Flat: the last tenth's mean within 10% (or 8 MiB) of the
 		// second tenth's, once warm-up has filled caches and pools.
 		growth := float64(late-early) / float64(early)
-		r.check("RSS flat (last tenth vs second tenth)", late <= early+max(early/10, 8<<20),
+		r.check("anonymous RSS flat (last tenth vs second tenth)", late <= early+max(early/10, 8<<20),
 			fmt.Sprintf("%s → %s (%+.1f%%), peak %s", mib(early), mib(late), 100*growth, mib(res.PeakRSS)))
 	}
 	p.logf("%s: skipped %d planned operations (in-flight cap 64); server log: %d ERROR, %d WARN lines",
