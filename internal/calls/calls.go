@@ -191,6 +191,7 @@ type Service struct {
 	limits atomic.Pointer[Limits]
 	rate   *rateLimiter
 	broker *broker
+	hub    *connHub // hijacked streams
 	listen listener
 	// rq is the read pool the hot reads use (streams, carrier look-ups);
 	// SQLite connections keep their statements prepared (db.Open).
@@ -220,6 +221,7 @@ func New(cfg Config, reg *jobs.Registry) *Service {
 	}
 	s := &Service{cfg: cfg, db: cfg.DB, log: cfg.Logger, rate: newRateLimiter(), broker: newBroker()}
 	s.listen.s = s
+	s.hub = newConnHub(s)
 	if cfg.DB != nil {
 		s.rq = cfg.DB.R
 	}

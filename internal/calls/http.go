@@ -176,6 +176,12 @@ func (s *Service) Routes(api huma.API) {
 		// stream's lifetime, not the whole row.
 		c = Call{ID: c.ID, teamID: c.teamID}
 		return &huma.StreamResponse{Body: func(hc huma.Context) {
+			// Over HTTP/1.x the hub takes the connection and this handler
+			// returns at once (see serveHijacked).
+			if w, ok := hc.BodyWriter().(http.ResponseWriter); ok &&
+				s.serveHijacked(w, hc.Version().ProtoMajor, hc.Method(), c, last) {
+				return
+			}
 			hc.SetHeader("Content-Type", "text/event-stream")
 			hc.SetHeader("Cache-Control", "no-cache")
 			hc.SetHeader("X-Accel-Buffering", "no")

@@ -36,9 +36,11 @@ type broker struct {
 	rounds atomic.Int64
 }
 
-// subscriber is one open stream.
+// subscriber is one open stream: either a goroutine that waits on wake,
+// or a hijacked connection (conn) that the hub schedules when woken.
 type subscriber struct {
-	wake chan struct{}
+	wake chan struct{} // nil for a hijacked stream
+	conn *connStream   // nil for a goroutine's stream
 	// seq is the last event number the stream has written.
 	seq atomic.Int64
 }
@@ -48,8 +50,13 @@ func newBroker() *broker {
 }
 
 // subscribe registers interest in a call; cancel must be called on exit.
-func (b *broker) subscribe(callID string) (*subscriber, func()) {
-	sub := &subscriber{wake: make(chan struct{}, 1)}
+// With cs nil the stream is woken through sub.wake; otherwise the wake-ups
+// schedule cs on the hub.
+func (b *broker) subscribe(callID string, cs *connStream) (*subscriber, func()) {
+	sub := &subscriber{conn: cs}
+	if cs == nil {
+		sub.wake = make(chan struct{}, 1)
+	}
 	b.mu.Lock()
 	if b.subs[callID] == nil {
 		b.subs[callID] = map[*subscriber]struct{}{}
@@ -71,6 +78,10 @@ func (b *broker) subscribe(callID string) (*subscriber, func()) {
 }
 
 func (s *subscriber) signal() {
+	if s.conn != nil {
+		s.conn.schedule(true, false)
+		return
+	}
 	select {
 	case s.wake <- struct{}{}:
 	default:
@@ -249,14 +260,46 @@ func (s *Service) streamState(ctx context.Context, teamID, callID string, lastID
 // streamPage is how many log entries a stream reads at a time.
 const streamPage = 200
 
+// The fixed lines of a stream: the reconnection delay it suggests to
+// clients, sent first, and the comment that keeps an idle one alive.
+const (
+	streamRetry     = "retry: 2000\n\n"
+	streamKeepAlive = ": keep-alive\n\n"
+)
+
+// writeLog writes a call's log after lastID to w as server-sent events, a
+// page at a time, and returns the last event number written and whether
+// the stream is over: the call is finished and everything is written.
+// Both kinds of stream use it (stream, and connStream for hijacked ones).
+func (s *Service) writeLog(ctx context.Context, w io.Writer, c Call, lastID int) (int, bool, error) {
+	for {
+		cur, evs, err := s.streamState(ctx, c.teamID, c.ID, lastID, streamPage)
+		if err != nil {
+			return lastID, false, err
+		}
+		for _, e := range evs {
+			b, _ := json.Marshal(e)
+			if _, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.Seq, e.Type, b); err != nil {
+				return lastID, false, err
+			}
+			lastID = e.Seq
+		}
+		if len(evs) < streamPage {
+			return lastID, finished(cur) && lastID >= cur.eventSeq, nil
+		}
+	}
+}
+
 // stream writes a call's log as server-sent events from after lastID,
 // follows it live with heartbeats, and returns once the call is finished
 // and everything is written, or when the client or the server goes away.
-// It never polls on its own: the broker wakes it (see broker).
+// It never polls on its own: the broker wakes it (see broker). This is
+// the stream of a response whose connection could not be hijacked
+// (HTTP/2, in-process writers); see serveHijacked for the other kind.
 func (s *Service) stream(ctx context.Context, w io.Writer, flush func() error, c Call, lastID int) error {
 	// Subscribe before the first read, so that an event committed after
 	// the read is announced to this stream.
-	sub, cancel := s.broker.subscribe(c.ID)
+	sub, cancel := s.broker.subscribe(c.ID, nil)
 	defer cancel()
 	sub.seq.Store(int64(lastID))
 	if s.hookSubscribed != nil {
@@ -264,34 +307,21 @@ func (s *Service) stream(ctx context.Context, w io.Writer, flush func() error, c
 	}
 	hb := time.NewTicker(s.currentLimits().Heartbeat)
 	defer hb.Stop()
-	if _, err := io.WriteString(w, "retry: 2000\n\n"); err != nil {
+	if _, err := io.WriteString(w, streamRetry); err != nil {
 		return err
 	}
 	for {
-		var cur Call
-		for {
-			var evs []CallEvent
-			var err error
-			cur, evs, err = s.streamState(ctx, c.teamID, c.ID, lastID, streamPage)
-			if err != nil {
-				return err
-			}
-			for _, e := range evs {
-				b, _ := json.Marshal(e)
-				if _, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.Seq, e.Type, b); err != nil {
-					return err
-				}
-				lastID = e.Seq
-			}
-			if len(evs) < streamPage {
-				break
-			}
+		var done bool
+		var err error
+		lastID, done, err = s.writeLog(ctx, w, c, lastID)
+		if err != nil {
+			return err
 		}
 		sub.seq.Store(int64(lastID))
 		if err := flush(); err != nil {
 			return err
 		}
-		if finished(cur) && lastID >= cur.eventSeq {
+		if done {
 			return nil
 		}
 		if s.hookIdle != nil {
@@ -305,7 +335,7 @@ func (s *Service) stream(ctx context.Context, w io.Writer, flush func() error, c
 			return nil
 		case <-sub.wake:
 		case <-hb.C:
-			if _, err := io.WriteString(w, ": keep-alive\n\n"); err != nil {
+			if _, err := io.WriteString(w, streamKeepAlive); err != nil {
 				return err
 			}
 			if err := flush(); err != nil {
