@@ -155,7 +155,7 @@ const dvPath = "/webhooks/telnyx/dynamic-variables"
 // scenDynamicVariables runs the carrier's dynamic-variables webhook
 // closed-loop, once on sessions without a webhook_url and once on
 // sessions with one (each request then emits callback.* events), and
-// then open-loop at o.dvRate on the mix.
+// then open-loop at o.dvRate on sessions without one and on the mix.
 func scenDynamicVariables(ctx context.Context, o *options, t *target, d *inboundData) []*result {
 	var out []*result
 	for _, hook := range []bool{false, true} {
@@ -171,14 +171,29 @@ func scenDynamicVariables(ctx context.Context, o *options, t *target, d *inbound
 		out = append(out, r)
 		t.settle(ctx, r)
 	}
-	r := runRate(ctx, o.duration, o.dvRate, 64, t.pid, func(ctx context.Context, _, i int) int {
-		body, h := t.dvRequest(d, d.pick(i, nil))
-		return t.cl.status(ctx, "POST", dvPath, body, h...)
-	})
-	r.Name = fmt.Sprintf("dv-webhook@%.0f/s", o.dvRate)
-	r.note("mix: half the sessions have a webhook_url")
-	t.settle(ctx, r)
-	return append(out, r)
+	// Open loop at the planned rate: first on sessions without a
+	// webhook_url (reads only), then on the mix, where half the requests
+	// commit callback events.
+	for _, mix := range []bool{false, true} {
+		noHook := false
+		want := &noHook
+		if mix {
+			want = nil
+		}
+		r := runRate(ctx, o.duration, o.dvRate, 64, t.pid, func(ctx context.Context, _, i int) int {
+			body, h := t.dvRequest(d, d.pick(i, want))
+			return t.cl.status(ctx, "POST", dvPath, body, h...)
+		})
+		r.Name = fmt.Sprintf("dv-webhook@%.0f/s", o.dvRate)
+		r.note("sessions without a webhook_url")
+		if mix {
+			r.Name = fmt.Sprintf("dv-webhook(mix)@%.0f/s", o.dvRate)
+			r.note("mix: half the sessions have a webhook_url")
+		}
+		t.settle(ctx, r)
+		out = append(out, r)
+	}
+	return out
 }
 
 // scenLookup runs the lookup tool as the assistant calls it mid-call,

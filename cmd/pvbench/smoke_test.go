@@ -44,7 +44,7 @@ func TestSmoke(t *testing.T) {
 	text := out.String()
 	t.Log("\n" + text)
 	want := []string{"rate/s", "p99", "bare-http", "bare-sqlite-commit", "sms-send", "dv-webhook ", "dv-webhook+session-events",
-		"dv-webhook@20/s", "lookup-tool", "call-create", "calls-list", "webhooks-delivered(api)", "webhooks-delivered(backlog)",
+		"dv-webhook@20/s", "dv-webhook(mix)@20/s", "lookup-tool", "call-create", "calls-list", "webhooks-delivered(api)", "webhooks-delivered(backlog)",
 		"sse-streams", "KiB per open stream", "targets (issue 9)"}
 	if strings.HasSuffix(scenarios, "startup") {
 		want = append(want, "startup-cold", "startup-warm")
