@@ -162,14 +162,19 @@ func (s *Service) emitEvents(ctx context.Context, teamID, sessionID string, evs 
 }
 
 // emitEventsTx emits evs in one transaction to a session known to have a
-// webhook_url (EmitSessionEvent checks it again inside).
+// webhook_url. The session is read again inside the transaction, once for
+// all the events, so a webhook_url removed meanwhile is respected.
 func (s *Service) emitEventsTx(ctx context.Context, teamID, sessionID string, evs ...event) error {
 	if s.cfg.Webhooks == nil {
 		return nil
 	}
 	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+		sess, err := sessionByID(ctx, tx, teamID, sessionID)
+		if err != nil || sess.WebhookURL == nil {
+			return err
+		}
 		for _, e := range evs {
-			if err := s.EmitSessionEvent(ctx, tx, teamID, sessionID, e.typ, e.data); err != nil {
+			if err := s.emitTo(ctx, tx, sess, e.typ, e.data); err != nil {
 				return err
 			}
 		}

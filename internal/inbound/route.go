@@ -198,11 +198,19 @@ func stringify(v any) string {
 // one) inside the caller's transaction.
 func (s *Service) EmitSessionEvent(ctx context.Context, tx *sql.Tx, teamID, sessionID, typ string, data map[string]any) error {
 	sess, err := sessionByID(ctx, tx, teamID, sessionID)
-	if err != nil || sess.WebhookURL == nil || s.cfg.Webhooks == nil {
+	if err != nil {
 		return err
 	}
-	data["inbound_session_id"] = sessionID
-	_, err = s.cfg.Webhooks.Emit(ctx, tx, webhooks.NewEvent{TeamID: teamID, Type: typ, URL: *sess.WebhookURL, Data: data})
+	return s.emitTo(ctx, tx, sess, typ, data)
+}
+
+// emitTo sends an event to sess's webhook_url, if it has one, in tx.
+func (s *Service) emitTo(ctx context.Context, tx *sql.Tx, sess Session, typ string, data map[string]any) error {
+	if sess.WebhookURL == nil || s.cfg.Webhooks == nil {
+		return nil
+	}
+	data["inbound_session_id"] = sess.ID
+	_, err := s.cfg.Webhooks.Emit(ctx, tx, webhooks.NewEvent{TeamID: sess.teamID, Type: typ, URL: *sess.WebhookURL, Data: data})
 	return err
 }
 
