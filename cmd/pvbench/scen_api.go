@@ -10,18 +10,28 @@ import (
 	"github.com/google/uuid"
 )
 
+// smsRecipients is how many customers the SMS scenario writes to. Each
+// (our number, their number) pair is one conversation, whose counters every
+// send updates; on PostgreSQL sends within one conversation therefore
+// queue on its row (a few hundred per second, far above what carriers
+// allow one sender number), so the load spreads over many, as a business
+// texting its customers does.
+const smsRecipients = 1000
+
 // scenSMS sends SMS through the public API, each with a fresh
-// idempotency key, from the team's number to a deliverable number. The
-// simulator then reports sent and delivered, so the server also handles
-// those carrier webhooks while under load.
+// idempotency key, from the team's number to smsRecipients deliverable
+// numbers in turn. The simulator then reports sent and delivered, so the
+// server also handles those carrier webhooks while under load.
 func scenSMS(ctx context.Context, o *options, t *target) *result {
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
 	r := runClosed(ctx, o.duration, o.concurrency, t.pid, func(ctx context.Context, _, i int) int {
-		body := mustJSON(map[string]any{"to": "+14155550142", "text": "Your table for two is ready at 7pm.",
+		to := fmt.Sprintf("+1415555%04d", 1000+i%smsRecipients)
+		body := mustJSON(map[string]any{"to": to, "text": "Your table for two is ready at 7pm.",
 			"phone_number_id": t.numberID, "idempotency_key": "bench-" + run + "-" + strconv.Itoa(i)})
 		return t.cl.status(ctx, "POST", "/api/v1/sms/send", body, t.auth()...)
 	})
 	r.Name = "sms-send"
+	r.note("%d recipients in turn (one conversation each)", smsRecipients)
 	return r
 }
 

@@ -185,10 +185,11 @@ func scenDynamicVariables(ctx context.Context, o *options, t *target, d *inbound
 			return t.cl.status(ctx, "POST", dvPath, body, h...)
 		})
 		r.Name = fmt.Sprintf("dv-webhook@%.0f/s", o.dvRate)
-		r.note("sessions without a webhook_url")
 		if mix {
 			r.Name = fmt.Sprintf("dv-webhook(mix)@%.0f/s", o.dvRate)
 			r.note("mix: half the sessions have a webhook_url")
+		} else {
+			r.note("sessions without a webhook_url")
 		}
 		t.settle(ctx, r)
 		out = append(out, r)
