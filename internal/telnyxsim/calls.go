@@ -212,6 +212,7 @@ func (s *Server) handleStartAICall(w http.ResponseWriter, r *http.Request) {
 	}
 	c.Script = s.scriptFor(body.To)
 	s.st.calls = append(s.st.calls, c)
+	s.forget()
 	resp, _ := json.Marshal(map[string]any{"call_sid": c.CallControlID, "from": c.From, "to": c.To, "status": "queued"})
 	s.mu.Unlock()
 

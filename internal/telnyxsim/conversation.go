@@ -233,6 +233,7 @@ func (s *Server) initializationWebhook(ctx context.Context, view *assistantView,
 	s.mu.Lock()
 	s.st.deliveries = append(s.st.deliveries, Delivery{Kind: "assistant.initialization", EventID: id, URL: view.DVWebhookURL,
 		Attempt: 1, Status: res.Status, Error: res.Error, At: fmtMS(s.now())})
+	s.forget()
 	s.mu.Unlock()
 	if err != nil || res.Status < 200 || res.Status > 299 {
 		return res, nil, nil
@@ -437,6 +438,7 @@ func (s *Server) startConversation(c *call, view *assistantView, extra map[strin
 	meta["telnyx_conversation_channel"] = "phone_call"
 	conv := &conversation{ID: uuid.NewString(), Name: "", start: now, Metadata: meta, Messages: []convMessage{}, Insights: []insightRun{}}
 	s.st.conversations = append(s.st.conversations, conv)
+	s.forget()
 	c.ConversationID = conv.ID
 	return conv
 }
@@ -491,6 +493,7 @@ func (s *Server) postCall(c *call, conv *conversation, view *assistantView) {
 		UpdatedAt: fmtUS(s.now()), connectionID: c.ConnectionID, from: c.From, to: c.To,
 	}
 	s.st.recordings = append(s.st.recordings, rec)
+	s.forget()
 	c.RecordingID = rec.ID
 }
 

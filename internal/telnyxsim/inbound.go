@@ -38,6 +38,7 @@ func (s *Server) injectCall(from, to, callerName string, script []ScriptStep) (*
 		}
 	}
 	s.st.calls = append(s.st.calls, c)
+	s.forget()
 	snap := c.snapshot()
 	s.mu.Unlock()
 	s.spawn(func(ctx context.Context) { s.runInbound(ctx, c) })
@@ -190,6 +191,7 @@ func (s *Server) fetchTeXML(ctx context.Context, c *call, app texmlApp) (*texmlD
 			c.TeXML = raw
 		}
 		s.st.deliveries = append(s.st.deliveries, d)
+		s.forget()
 		s.mu.Unlock()
 		if err == nil {
 			return doc, nil

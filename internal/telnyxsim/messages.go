@@ -148,6 +148,7 @@ func (s *Server) handleSendMessage(w http.ResponseWriter, r *http.Request) {
 		m.WebhookFailoverURL = &body.WebhookFailoverURL
 	}
 	s.st.messages = append(s.st.messages, m)
+	s.forget()
 	b, _ := json.Marshal(map[string]any{"data": m})
 	s.mu.Unlock()
 
@@ -255,6 +256,7 @@ func (s *Server) injectInbound(from, to, text string) (*message, []byte, apiErro
 		m.MessagingProfileID = &id
 	}
 	s.st.messages = append(s.st.messages, m)
+	s.forget()
 	snapshot, _ := json.Marshal(m)
 	s.mu.Unlock()
 

@@ -51,6 +51,12 @@ type Config struct {
 	// MessagingWebhookURL receives message webhooks when neither the
 	// message nor its number's messaging profile names a URL.
 	MessagingWebhookURL string
+	// History bounds how many messages, calls, AI conversations and
+	// recordings the simulator remembers, and 4× as many webhook
+	// deliveries: past it the oldest finished ones are forgotten (looking
+	// them up answers 404, as Telnyx does for old calls). Default 10,000;
+	// negative remembers everything.
+	History int
 	// DefaultScript is the scripted caller used when a call has none.
 	// Default: DefaultScript().
 	DefaultScript []ScriptStep
@@ -102,6 +108,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.StepDelay <= 0 {
 		cfg.StepDelay = 300 * time.Millisecond
+	}
+	if cfg.History == 0 {
+		cfg.History = 10_000
 	}
 	if cfg.WebhookTimeout <= 0 {
 		cfg.WebhookTimeout = 2 * time.Second

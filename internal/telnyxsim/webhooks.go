@@ -101,6 +101,7 @@ func (s *Server) deliver(ctx context.Context, wh webhook) bool {
 			}
 			s.mu.Lock()
 			s.st.deliveries = append(s.st.deliveries, d)
+			s.forget()
 			s.mu.Unlock()
 			if err == nil && status >= 200 && status <= 299 {
 				return true
@@ -166,6 +167,7 @@ func (o *outbox) send(ctx context.Context, wh webhook) {
 		o.s.mu.Lock()
 		o.s.st.deliveries = append(o.s.st.deliveries, Delivery{Kind: wh.kind, EventID: wh.eventID, URL: wh.urls[0],
 			At: fmtMS(o.s.now()), Error: "dropped by a drop_webhooks fault"})
+		o.s.forget()
 		o.s.mu.Unlock()
 		return
 	}

@@ -43,6 +43,43 @@ func newState() state {
 	}
 }
 
+// forget drops what the simulator remembers beyond Config.History, the
+// oldest finished entries first, so a long-running development server does
+// not grow without bound. It runs after each append; trimming starts only
+// a quarter past the limit, so its cost is spread over many appends.
+// Callers hold s.mu.
+func (s *Server) forget() {
+	n := s.cfg.History
+	if n < 0 {
+		return
+	}
+	s.st.messages = trimOldest(s.st.messages, n, func(m *message) bool {
+		return m.Direction == "inbound" || m.CompletedAt != nil
+	})
+	s.st.calls = trimOldest(s.st.calls, n, func(c *call) bool { return finalStatus(c.Status) })
+	s.st.conversations = trimOldest(s.st.conversations, n, func(*conversation) bool { return true })
+	s.st.recordings = trimOldest(s.st.recordings, n, func(*recording) bool { return true })
+	s.st.deliveries = trimOldest(s.st.deliveries, 4*n, func(Delivery) bool { return true })
+}
+
+// trimOldest returns xs without its oldest done entries beyond limit, in
+// order, once xs has grown a quarter past limit; entries not done stay.
+func trimOldest[T any](xs []T, limit int, done func(T) bool) []T {
+	if len(xs) <= limit+limit/4 {
+		return xs
+	}
+	drop := len(xs) - limit
+	out := make([]T, 0, limit+limit/4+1) // a new array, so the old one is freed
+	for _, x := range xs {
+		if drop > 0 && done(x) {
+			drop--
+			continue
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
 // Timestamp formats: messaging uses milliseconds, voice microseconds.
 const (
 	msTime = "2006-01-02T15:04:05.000Z"
