@@ -99,6 +99,9 @@ func (s *Service) serveHijacked(w http.ResponseWriter, protoMajor int, method st
 	// The request is a GET without a body, so nothing buffered for
 	// reading matters; dropping brw frees net/http's buffers.
 	_ = brw
+	// Deadlines set for the request (a server ReadTimeout) must not end
+	// the stream: writes set their own, and the peek must not time out.
+	_ = conn.SetReadDeadline(time.Time{})
 
 	// The head carries what the middleware set (the request id…).
 	// Without a length or chunking the body runs until the close.

@@ -36,7 +36,7 @@ type streamServer struct {
 	inFlight *atomic.Int32
 }
 
-func newStreamServer(t *testing.T, s *Service, http2 bool) streamServer {
+func newStreamServer(t *testing.T, s *Service, http2 bool, mutate ...func(*http.Server)) streamServer {
 	t.Helper()
 	api := httpapi.New(httpapi.Config{Auth: teamAuth{}, TeamLimits: httpapi.TeamLimits{Rate: -1, InFlight: -1}})
 	s.Routes(api.API)
@@ -47,6 +47,9 @@ func newStreamServer(t *testing.T, s *Service, http2 bool) streamServer {
 		defer n.Add(-1)
 		h.ServeHTTP(w, r)
 	}))
+	for _, m := range mutate {
+		m(ts.Config)
+	}
 	if http2 {
 		ts.EnableHTTP2 = true
 		ts.StartTLS()
@@ -213,6 +216,30 @@ func TestHijackedStreamClientGone(t *testing.T) {
 		eventually(t, "gone client dropped", func() bool {
 			return s.Subscribers(c.ID) == 0 && s.HijackedStreams() == 0
 		})
+	})
+}
+
+// TestHijackedStreamOutlivesServerTimeouts: deadlines net/http put on the
+// connection for the request (a ReadTimeout, a WriteTimeout) do not carry
+// over to the stream it became: it keeps its keep-alives and live events
+// long after they would have expired.
+func TestHijackedStreamOutlivesServerTimeouts(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s, c := hubService(t, d, time.Hour)
+		s.SetLimits(Limits{Heartbeat: 50 * time.Millisecond})
+		ts := newStreamServer(t, s, false, func(hs *http.Server) {
+			hs.ReadTimeout, hs.WriteTimeout = 200*time.Millisecond, 200*time.Millisecond
+		})
+		cl := openStream(t, ts, c.ID, "")
+		cl.waitLine(t, "id: 1")
+		time.Sleep(time.Second) // five times the server's timeouts
+		cl.waitLine(t, ": keep-alive")
+		if n := s.Subscribers(c.ID); n != 1 {
+			t.Fatalf("stream dropped after the server's timeouts (%d subscribers)", n)
+		}
+		appendVia(t, s, c.ID, false)
+		cl.waitLine(t, "id: 2")
 	})
 }
 
