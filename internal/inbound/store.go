@@ -118,8 +118,12 @@ func upsertTarget(ctx context.Context, q db.Querier, teamID string, t Target) er
 	return err
 }
 
+// targetsOfSQL reads a session's targets in the order the API lists them;
+// on SQLite the table is stored in that order (migration 0016).
+const targetsOfSQL = `SELECT ` + targetCols + ` FROM callback_targets WHERE session_id = $1 ORDER BY created_at, id`
+
 func targetsOf(ctx context.Context, q db.Querier, sessionID string) ([]Target, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+targetCols+` FROM callback_targets WHERE session_id = $1 ORDER BY created_at, id`, sessionID)
+	rows, err := q.QueryContext(ctx, targetsOfSQL, sessionID)
 	return db.Collect(rows, err, scanTarget)
 }
 
