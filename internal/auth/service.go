@@ -290,7 +290,7 @@ func (s *Service) AuthenticateAPIKey(ctx context.Context, key string) (httpapi.P
 	if !ok {
 		return httpapi.Principal{}, fmt.Errorf("%w: malformed api key", httpapi.ErrBadCredentials)
 	}
-	k, hash, err := activeKeyByLookup(ctx, s.db.R, lookup)
+	k, hash, role, err := activeKeyByLookup(ctx, s.db.R, lookup)
 	if errors.Is(err, errNotFound) {
 		return httpapi.Principal{}, fmt.Errorf("%w: unknown api key", httpapi.ErrBadCredentials)
 	}
@@ -306,9 +306,5 @@ func (s *Service) AuthenticateAPIKey(ctx context.Context, key string) (httpapi.P
 			s.log.WarnContext(ctx, "record api key use", "err", err)
 		}
 	}
-	u, err := userByID(ctx, s.db.R, k.userID)
-	if err != nil {
-		return httpapi.Principal{}, err
-	}
-	return httpapi.Principal{TeamID: k.teamID, UserID: k.userID, Role: u.Role, APIKeyID: k.ID}, nil
+	return httpapi.Principal{TeamID: k.teamID, UserID: k.userID, Role: role, APIKeyID: k.ID}, nil
 }

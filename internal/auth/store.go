@@ -146,23 +146,23 @@ func insertKey(ctx context.Context, q db.Querier, k APIKey, lookup, hash string)
 	return err
 }
 
-// activeKeyByLookup returns a live key and its secret hash.
-func activeKeyByLookup(ctx context.Context, q db.Querier, lookup string) (APIKey, string, error) {
-	var hash string
-	var k APIKey
+// activeKeyByLookup returns a live key, its secret hash and its user's
+// role, in one read (it runs on every API-key request).
+func activeKeyByLookup(ctx context.Context, q db.Querier, lookup string) (k APIKey, hash, role string, err error) {
 	var lk string
 	var last sql.NullTime
-	err := q.QueryRowContext(ctx, `SELECT id, team_id, user_id, name, lookup_id, created_at, last_used_at, secret_hash
-		FROM api_keys WHERE lookup_id = $1 AND revoked_at IS NULL`, lookup).
-		Scan(&k.ID, &k.teamID, &k.userID, &k.Name, &lk, &k.CreatedAt, &last, &hash)
+	err = q.QueryRowContext(ctx, `SELECT k.id, k.team_id, k.user_id, k.name, k.lookup_id, k.created_at, k.last_used_at,
+			k.secret_hash, u.role
+		FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.lookup_id = $1 AND k.revoked_at IS NULL`, lookup).
+		Scan(&k.ID, &k.teamID, &k.userID, &k.Name, &lk, &k.CreatedAt, &last, &hash, &role)
 	if errors.Is(err, sql.ErrNoRows) {
-		return k, "", errNotFound
+		return k, "", "", errNotFound
 	}
 	if last.Valid {
 		t := last.Time
 		k.LastUsedAt = &t
 	}
-	return k, hash, err
+	return k, hash, role, err
 }
 
 func listKeys(ctx context.Context, q db.Querier, teamID string, limit, offset int) ([]APIKey, int, error) {
