@@ -254,6 +254,13 @@ func TestConsoleBrowser(t *testing.T) {
 		`[...document.querySelectorAll("#calls tbody tr")].some(r => r.cells.length > 3 && r.cells[2].textContent.trim() === "inbound" && r.cells[3].textContent.includes("+14155550177"))`)
 	b.screenshot("calls")
 
+	// A call placed elsewhere (here through the API) appears in the open
+	// list without a reload.
+	b.eval(`window.__listNotReloaded = true; ""`)
+	placed := s.do("POST", "/api/v1/calls", map[string]any{"agent_id": agentIDOf(t, s, acct),
+		"phone_number_to": "+14155550199"}, bearer(acct.access)...).expect(t, http.StatusCreated).data(t)["id"].(string)
+	b.wait("the new call in the open list", fmt.Sprintf(`window.__listNotReloaded === true && !!document.querySelector('#calls tr[data-call-row="%s"]')`, placed), 30*time.Second)
+
 	// Send a text, clicking twice: one message goes out.
 	b.open("/console/sms")
 	b.set("#sms-to", "+14155550188")
@@ -270,6 +277,13 @@ func TestConsoleBrowser(t *testing.T) {
 	if b.shot != "" {
 		screenshotExtras(t, s, b, acct)
 	}
+}
+
+// agentIDOf returns the id of the account's first agent.
+func agentIDOf(t *testing.T, s *testServer, acct account) string {
+	t.Helper()
+	agents := s.do("GET", "/api/v1/agents", nil, bearer(acct.access)...).expect(t, 200).Body["data"].([]any)
+	return agents[0].(map[string]any)["id"].(string)
 }
 
 // screenshotExtras fills and photographs the remaining pages, only when

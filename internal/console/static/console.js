@@ -56,8 +56,12 @@
     });
   }
 
+  var followed = {};
+
   function follow(el) {
     var id = el.getAttribute("data-live-call");
+    if (followed[id]) return;
+    followed[id] = true;
     var detail = el.hasAttribute("data-detail");
     var timeline = detail ? document.getElementById("timeline") : null;
     var ended = false;
@@ -81,10 +85,44 @@
     };
   }
 
+  function followLive(root) {
+    var live = root.querySelectorAll("[data-live-call]");
+    for (var i = 0; i < live.length && Object.keys(followed).length < MAX_STREAMS; i++) follow(live[i]);
+  }
+
+  // The first page of the call list shows new calls without a reload: while
+  // the tab is visible it fetches the page again every LIST_EVERY ms and,
+  // when the rows differ, swaps in the new ones and follows their live
+  // calls. Statuses of rows already shown keep arriving over their streams.
+  var LIST_EVERY = 5000;
+  function rowIDs(tbody) {
+    return Array.prototype.map.call(tbody.querySelectorAll("[data-call-row]"), function (r) {
+      return r.getAttribute("data-call-row");
+    }).join(",");
+  }
+  function watchList(table) {
+    setInterval(function () {
+      if (document.hidden) return;
+      fetch(window.location.href, { credentials: "same-origin" }).then(function (r) {
+        return r.ok ? r.text() : null;
+      }).then(function (html) {
+        if (!html) return;
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        var fresh = doc.querySelector("#calls tbody"), old = table.querySelector("tbody");
+        if (!fresh || !old || rowIDs(fresh) === rowIDs(old)) return;
+        old.replaceWith(fresh);
+        var cap = doc.querySelector("#calls caption"), oldCap = table.querySelector("caption");
+        if (cap && oldCap) oldCap.replaceWith(cap);
+        if (window.EventSource) followLive(fresh);
+      }).catch(function () {});
+    }, LIST_EVERY);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    var list = document.querySelector("table[data-watch-list]");
+    if (list && window.fetch && window.DOMParser) watchList(list);
     if (!window.EventSource) return;
-    var live = document.querySelectorAll("[data-live-call]");
-    for (var i = 0; i < live.length && i < MAX_STREAMS; i++) follow(live[i]);
+    followLive(document);
     var secret = document.querySelector("[data-secret]");
     if (secret) { secret.focus(); secret.select(); }
   });
