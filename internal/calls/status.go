@@ -132,18 +132,6 @@ func optional(s string) *string {
 // unmatched and caller_not_allowed).
 const CallerMatchOutbound = ""
 
-// DynamicVariables answers the assistant's start-of-conversation request
-// for a call: the call's normalized brief plus caller_match_status. found
-// is false when the call is not one of ours (inbound calls, not handled
-// here).
-func (s *Service) DynamicVariables(ctx context.Context, callControlID string) (map[string]string, bool, error) {
-	ref, vars, ok, err := s.CallVariables(ctx, callControlID)
-	if err != nil || !ok || ref.Direction == Inbound {
-		return nil, false, err
-	}
-	return vars, true, nil
-}
-
 // CallVariables finds a call by the carrier's id with one read and
 // returns what other domains need of it and, for an outbound call, the
 // variables its assistant receives (nil for an inbound call, whose

@@ -94,24 +94,12 @@ func (s *Service) Gate(ctx context.Context, callSID, from, to string) (GateAnswe
 	return GateAnswer{AssistantID: asst, CallID: callID}, nil
 }
 
-// DynamicVariables answers the assistant's start-of-conversation request
-// for an inbound call: it emits callback.received, identifies the caller,
-// emits callback.matched or callback.unmatched (and handoff.suggested when
-// the matched target suggests one), and returns the variables. found is
-// false for calls that are not inbound calls of ours.
-func (s *Service) DynamicVariables(ctx context.Context, callControlID string) (map[string]string, bool, error) {
-	if callControlID == "" || s.cfg.Calls == nil {
-		return nil, false, nil
-	}
-	ref, ok, err := s.cfg.Calls.ByProviderID(ctx, callControlID)
-	if err != nil || !ok {
-		return nil, false, err
-	}
-	return s.CallVariables(ctx, ref)
-}
-
-// CallVariables is DynamicVariables for a call already found by the
-// carrier's id (so the caller need not look it up twice).
+// CallVariables answers the assistant's start-of-conversation request
+// for an inbound call the calls domain has already found by the carrier's
+// id: it identifies the caller, emits callback.received and
+// callback.matched or callback.unmatched (and handoff.suggested when the
+// matched target suggests one) to a session with a webhook_url, and
+// returns the variables. found is false for calls that are not inbound.
 func (s *Service) CallVariables(ctx context.Context, ref CallRef) (map[string]string, bool, error) {
 	if ref.Direction != "inbound" {
 		return nil, false, nil
