@@ -21,11 +21,10 @@ type CallRef struct {
 	SessionID                            string
 }
 
-// CallLog records inbound calls and finds calls by the carrier's id; the
+// CallLog records inbound calls; the
 // calls domain implements it.
 type CallLog interface {
 	RecordInbound(ctx context.Context, in InboundCall) (callID string, err error)
-	ByProviderID(ctx context.Context, providerCallID string) (CallRef, bool, error)
 }
 
 // Assistants gives the carrier assistant that runs an agent.

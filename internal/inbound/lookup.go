@@ -19,22 +19,11 @@ type LookupResult struct {
 	Message                       string            `json:"message"`
 }
 
-// Lookup identifies the caller of a live inbound call mid-call from the
-// name they gave and/or their number, by the matching rules, and emits
-// callback.matched (and handoff.suggested), or callback.ambiguous. ok is
-// false when the call is not an inbound call routed by a session.
-func (s *Service) Lookup(ctx context.Context, callControlID, callerName, callerPhone string) (LookupResult, bool, error) {
-	if s.cfg.Calls == nil {
-		return LookupResult{}, false, nil
-	}
-	ref, ok, err := s.cfg.Calls.ByProviderID(ctx, callControlID)
-	if err != nil || !ok {
-		return LookupResult{}, false, err
-	}
-	return s.LookupCall(ctx, ref, callerName, callerPhone)
-}
-
-// LookupCall is Lookup for a call already found by the carrier's id.
+// LookupCall identifies the caller of a live inbound call, already found
+// by the carrier's id, mid-call from the name they gave and/or their
+// number, by the matching rules, and emits callback.matched (and
+// handoff.suggested), or callback.ambiguous. found is false when the call
+// is not routed by a session.
 func (s *Service) LookupCall(ctx context.Context, ref CallRef, callerName, callerPhone string) (LookupResult, bool, error) {
 	if ref.SessionID == "" {
 		return LookupResult{}, false, nil
