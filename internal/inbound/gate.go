@@ -21,8 +21,7 @@ type CallRef struct {
 	SessionID                            string
 }
 
-// CallLog records inbound calls; the
-// calls domain implements it.
+// CallLog records inbound calls; the calls domain implements it.
 type CallLog interface {
 	RecordInbound(ctx context.Context, in InboundCall) (callID string, err error)
 }
