@@ -213,10 +213,10 @@ type CallVariables interface {
 }
 
 // DynamicVariablesWebhook answers the assistant.initialization request
-// Telnyx signs and posts at the start of each conversation. Sources are
-// asked in order; the first that knows the call answers. A call none
-// knows gets no variables, and the assistant runs on its defaults.
-func DynamicVariablesWebhook(v *telnyx.Verifier, log *slog.Logger, sources ...CallVariables) http.Handler {
+// Telnyx signs and posts at the start of each conversation with the
+// variables src gives. A call src does not know gets no variables, and
+// the assistant runs on its defaults.
+func DynamicVariablesWebhook(v *telnyx.Verifier, log *slog.Logger, src CallVariables) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := v.ReadVerified(r, time.Now())
 		if err != nil {
@@ -235,16 +235,13 @@ func DynamicVariablesWebhook(v *telnyx.Verifier, log *slog.Logger, sources ...Ca
 			return
 		}
 		resp := telnyx.DynamicVariablesResponse{}
-		for _, src := range sources {
-			vars, found, err := src.DynamicVariables(r.Context(), init.CallControlID)
-			if err != nil {
-				failRequest(w, r, log, err, "dynamic variables", "call_control_id", init.CallControlID)
-				return
-			}
-			if found {
-				resp.Variables = vars
-				break
-			}
+		vars, found, err := src.DynamicVariables(r.Context(), init.CallControlID)
+		if err != nil {
+			failRequest(w, r, log, err, "dynamic variables", "call_control_id", init.CallControlID)
+			return
+		}
+		if found {
+			resp.Variables = vars
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(resp)
